@@ -1,0 +1,1 @@
+"""Shared pytest fixtures. Domain-specific factories live in each app's tests."""

@@ -1,0 +1,129 @@
+"""Data scope: the one path by which every view and API restricts what a user reads.
+
+A role grants permissions together with a data scope (all / custom units /
+own unit / own unit and below / self). Across a user's roles the scopes are
+OR-ed; a user with no role granting the permission sees nothing (deny by
+default). Each scoped model names, in ``scope_spec``, where its region path,
+unit and owner live; "unit and below" is then an indexed prefix query on the
+materialised region path.
+
+``Model.objects.restrict(user, "view")`` is the whole API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from django.db import models
+from django.db.models import Q
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+
+class DataScope(models.TextChoices):
+    ALL = "all", "全部数据"
+    CUSTOM = "custom", "指定单位"
+    UNIT = "unit", "本单位"
+    UNIT_AND_BELOW = "unit_and_below", "本单位及以下"
+    SELF = "self", "仅本人"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One role's contribution to a permission: its scope, resolved for the user."""
+
+    scope: str
+    user_id: int
+    unit_id: int | None = None
+    unit_path: str | None = None
+    custom: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ScopeSpec:
+    """Where a model keeps the fields a data scope filters on.
+
+    ``region_path``: lookup of the materialised region path (prefix-searched).
+    ``unit``: lookup of the owning unit's id ("pk" for the Unit model itself).
+    ``owner``: lookup of the owning user's id, for the "self" scope.
+    """
+
+    region_path: str | None = "region_path"
+    unit: str | None = None
+    owner: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ScopedUser(Protocol):
+    is_authenticated: bool
+    is_active: bool
+    is_superuser: bool
+
+    def get_grants(self, perm: str) -> list[Grant]: ...
+
+
+def _grant_q(grant: Grant, spec: ScopeSpec) -> Q | None:
+    if grant.scope == DataScope.ALL:
+        return Q()
+    if grant.scope == DataScope.SELF:
+        return Q(**{spec.owner: grant.user_id}) if spec.owner else None
+    if grant.scope == DataScope.UNIT:
+        if spec.unit and grant.unit_id is not None:
+            return Q(**{spec.unit: grant.unit_id})
+        if spec.region_path and grant.unit_path:
+            return Q(**{spec.region_path: grant.unit_path})
+        return None
+    if grant.scope == DataScope.UNIT_AND_BELOW:
+        if spec.region_path and grant.unit_path:
+            return Q(**{f"{spec.region_path}__under": grant.unit_path})
+        if spec.unit and grant.unit_id is not None:
+            return Q(**{spec.unit: grant.unit_id})
+        return None
+    if grant.scope == DataScope.CUSTOM:
+        result: Q | None = None
+        for unit_id, unit_path in grant.custom:
+            part: Q | None = None
+            if spec.region_path:
+                part = Q(**{f"{spec.region_path}__under": unit_path})
+            elif spec.unit:
+                part = Q(**{spec.unit: unit_id})
+            if part is not None:
+                result = part if result is None else result | part
+        return result
+    return None  # unknown scope: fail closed
+
+
+def scope_q(user: ScopedUser | AnonymousUser, perm: str, spec: ScopeSpec) -> Q | None:
+    """The filter for ``perm`` on a model with ``spec``; None means "nothing"."""
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+        return None
+    if getattr(user, "is_superuser", False):
+        return Q()
+    result: Q | None = None
+    for grant in user.get_grants(perm):  # type: ignore[union-attr]
+        part = _grant_q(grant, spec)
+        if part is None:
+            continue
+        if not part:  # Q() == everything
+            return Q()
+        result = part if result is None else result | part
+    return result
+
+
+_QS = TypeVar("_QS", bound="RestrictedQuerySet[Any]")
+_M = TypeVar("_M", bound=models.Model)
+
+
+class RestrictedQuerySet(models.QuerySet[_M]):
+    def restrict(self: _QS, user: Any, action: str = "view") -> _QS:
+        model = self.model
+        spec: ScopeSpec | None = getattr(model, "scope_spec", None)
+        if spec is None:
+            raise TypeError(f"{model._meta.label} has no scope_spec; it cannot be restricted.")
+        perm = f"{model._meta.app_label}.{action}_{model._meta.model_name}"
+        q = scope_q(user, perm, spec)
+        if q is None:
+            return self.none()
+        return self.filter(q) if q else self
