@@ -83,14 +83,41 @@ class User(AbstractUser):
     def get_grants(self, perm: str) -> list[Grant]:
         if not self.is_active:
             return []
+        rows = [row for row in self._role_rows() if perm in row[1]]
+        if not rows:
+            return []
         unit_path = None
         if self.unit_id is not None:
             unit_path = self.unit.region_path if self.unit else None
+        grid_paths: tuple[str, ...] = ()
+        if any(scope == DataScope.GRIDS for scope, _p, _c in rows):
+            grid_paths = self._grid_paths()
         return [
-            Grant(scope=scope, user_id=self.pk, unit_id=self.unit_id, unit_path=unit_path, custom=custom)
-            for scope, perms, custom in self._role_rows()
-            if perm in perms
+            Grant(
+                scope=scope,
+                user_id=self.pk,
+                unit_id=self.unit_id,
+                unit_path=unit_path,
+                custom=custom,
+                grid_paths=grid_paths,
+            )
+            for scope, _perms, custom in rows
         ]
+
+    def _grid_paths(self) -> tuple[str, ...]:
+        cache = getattr(self, "_fq_grid_paths", None)
+        if cache is None:
+            from django.db.models import Q
+            from django.utils import timezone
+
+            today = timezone.localdate()
+            cache = tuple(
+                self.grid_assignments.filter(valid_from__lte=today)
+                .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=today))
+                .values_list("region_path", flat=True)
+            )
+            self._fq_grid_paths = cache
+        return cache
 
     def role_permissions(self) -> set[str]:
         result: set[str] = set()

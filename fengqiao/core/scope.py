@@ -1,7 +1,7 @@
 """Data scope: the one path by which every view and API restricts what a user reads.
 
 A role grants permissions together with a data scope (all / custom units /
-own unit / own unit and below / self). Across a user's roles the scopes are
+own unit / own unit and below / the grids one is responsible for / self). Across a user's roles the scopes are
 OR-ed; a user with no role granting the permission sees nothing (deny by
 default). Each scoped model names, in ``scope_spec``, where its region path,
 unit and owner live; "unit and below" is then an indexed prefix query on the
@@ -27,6 +27,7 @@ class DataScope(models.TextChoices):
     CUSTOM = "custom", "指定单位"
     UNIT = "unit", "本单位"
     UNIT_AND_BELOW = "unit_and_below", "本单位及以下"
+    GRIDS = "grids", "本人负责网格"
     SELF = "self", "仅本人"
 
 
@@ -39,6 +40,7 @@ class Grant:
     unit_id: int | None = None
     unit_path: str | None = None
     custom: tuple[tuple[int, str], ...] = ()
+    grid_paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,17 @@ def _grant_q(grant: Grant, spec: ScopeSpec) -> Q | None:
         if spec.unit and grant.unit_id is not None:
             return Q(**{spec.unit: grant.unit_id})
         return None
+    if grant.scope == DataScope.GRIDS:
+        # the grids the user is responsible for (grid worker, community police officer)
+        grids: Q | None = None
+        if spec.region_path:
+            for grid_path in grant.grid_paths:
+                part = Q(**{f"{spec.region_path}__under": grid_path})
+                grids = part if grids is None else grids | part
+        if spec.owner:
+            own = Q(**{spec.owner: grant.user_id})
+            grids = own if grids is None else grids | own
+        return grids
     if grant.scope == DataScope.CUSTOM:
         result: Q | None = None
         for unit_id, unit_path in grant.custom:
