@@ -88,8 +88,8 @@ def _grant_q(grant: Grant, spec: ScopeSpec) -> Q | None:
         grids: Q | None = None
         if spec.region_path:
             for grid_path in grant.grid_paths:
-                part = Q(**{f"{spec.region_path}__under": grid_path})
-                grids = part if grids is None else grids | part
+                in_grid = Q(**{f"{spec.region_path}__under": grid_path})
+                grids = in_grid if grids is None else grids | in_grid
         if spec.owner:
             own = Q(**{spec.owner: grant.user_id})
             grids = own if grids is None else grids | own
