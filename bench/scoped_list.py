@@ -39,8 +39,9 @@ def build(rows: int) -> None:
     from fengqiao.units.models import Unit, UnitKind
 
     call_command("migrate", verbosity=0)
+    with connection.cursor() as cur:
+        cur.execute("TRUNCATE registry_resident, registry_household CASCADE")
     with transaction.atomic():
-        Resident.objects.all().delete()
         User.objects.all().delete()
         Role.objects.all().delete()
         Unit.objects.all().delete()
@@ -102,10 +103,10 @@ def build(rows: int) -> None:
         "name_masked": "'张*'",
         "name_index": "md5(g::text) || md5('n' || g::text)",
         "id_number": "%(token)s",
-        "id_number_masked": "'440399********' || lpad((g % 10000)::text, 4, '0')",
+        "id_number_masked": "'440399********' || lpad((g %% 10000)::text, 4, '0')",
         "id_number_index": "md5('i' || g::text) || md5(g::text)",
         "phone": "%(token)s",
-        "phone_masked": "'138****' || lpad((g % 10000)::text, 4, '0')",
+        "phone_masked": "'138****' || lpad((g %% 10000)::text, 4, '0')",
         "phone_index": "md5('p' || g::text) || md5(g::text)",
         "created_at": "now()",
         "updated_at": "now()",
@@ -132,7 +133,7 @@ def build(rows: int) -> None:
         sql = (
             f"INSERT INTO registry_resident ({', '.join(columns)}) "
             f"SELECT {', '.join(values)} FROM generate_series(1, {int(rows)}) g "
-            f"JOIN bench_grid_map gm ON gm.n = (g % {len(grid_ids)})"
+            f"JOIN bench_grid_map gm ON gm.n = (g %% {len(grid_ids)})"
         )
         start = time.perf_counter()
         cur.execute(sql, params)

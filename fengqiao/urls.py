@@ -9,6 +9,11 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("fengqiao.accounts.urls")),
+    path("registry/", include("fengqiao.registry.urls")),
+    path("audit/", include("fengqiao.audit.urls")),
+    path("regions/", include("fengqiao.regions.urls")),
+    path("units/", include("fengqiao.units.urls")),
+    path("system/", include("fengqiao.system.urls")),
     path("django-admin/", admin.site.urls),
 ]
 

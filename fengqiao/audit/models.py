@@ -5,10 +5,24 @@ seals unsealed rows into blocks: each row gets ``row_hash = HMAC(key,
 prev_hash || canonical(row))`` in sealing order and the block records its
 row count, first and last hash and the previous block's hash. ``manage.py
 verify_audit_log`` recomputes everything and reports an edited, inserted or
-deleted row. See docs/architecture.md ("Audit log").
+deleted row (the logic is in ``fengqiao.audit.sealing``).
+
+The model refuses ``save()`` of an existing row and ``delete()`` (also on
+querysets), and the admin is read-only. That only makes accidental edits
+hard: anyone with write access to the database can still change a row. The
+real guarantee is the HMAC chain (keyed with ``FENGQIAO_AUDIT_KEY``, kept
+outside the database) together with anchoring: write down, print or send
+elsewhere the head hash that ``verify_audit_log`` prints, so that truncating
+the newest blocks is detected too (``verify_audit_log --anchor HASH``).
+
+The actor reference has no database constraint and is never cascaded: a
+deleted user's events keep their ``actor_id`` and ``actor_name`` unchanged,
+since changing them would (rightly) break the chain.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -24,6 +38,22 @@ class Category(models.TextChoices):
     SYSTEM = "system", _("System")
 
 
+class AppendOnlyError(Exception):
+    """Raised on an attempt to change or delete an audit event through the ORM."""
+
+
+class AuditEventQuerySet(RestrictedQuerySet["AuditEvent"]):
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("The audit log is append-only: events cannot be deleted.")
+
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
+    async def adelete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("The audit log is append-only: events cannot be deleted.")
+
+    adelete.queryset_only = True  # type: ignore[attr-defined]
+
+
 class AuditBlock(models.Model):
     seq = models.PositiveBigIntegerField(unique=True)
     row_count = models.PositiveIntegerField()
@@ -35,6 +65,8 @@ class AuditBlock(models.Model):
     sealed_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("sealed block")
+        verbose_name_plural = _("sealed blocks")
         ordering = ["seq"]
 
     def __str__(self) -> str:
@@ -51,7 +83,8 @@ class AuditEvent(models.Model):
         verbose_name=_("operator"),
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="+",
     )
     actor_name = models.CharField(_("operator"), max_length=150, blank=True)
@@ -72,7 +105,7 @@ class AuditEvent(models.Model):
     block = models.ForeignKey(AuditBlock, null=True, blank=True, on_delete=models.PROTECT, related_name="events")
     row_hash = models.CharField(max_length=64, blank=True)
 
-    objects = RestrictedQuerySet.as_manager()
+    objects = AuditEventQuerySet.as_manager()
     scope_spec = ScopeSpec(region_path="region_path", owner="actor")
 
     class Meta:
@@ -87,3 +120,11 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("The audit log is append-only: an existing event cannot be saved again.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("The audit log is append-only: events cannot be deleted.")

@@ -63,11 +63,14 @@ def _decode_key(key_id: str, value: str) -> bytes:
 def _keyring_cached(keys: tuple[tuple[str, str], ...], active_id: str, cipher: str, index_key: str) -> Keyring:
     if not keys:
         raise ImproperlyConfigured("FENGQIAO_DATA_KEYS is empty: personal data cannot be encrypted.")
+    for key_id, _value in keys:
+        # every id is written into (or parsed out of) "fq1$<id>$...": a "$"
+        # or an empty id would make stored values unreadable.
+        if not key_id or "$" in key_id:
+            raise ImproperlyConfigured(f"Data key id {key_id!r} must be non-empty and must not contain '$'.")
     decoded = {key_id: _decode_key(key_id, value) for key_id, value in keys}
     if active_id not in decoded:
         raise ImproperlyConfigured(f"FENGQIAO_DATA_KEY_ID {active_id!r} is not in FENGQIAO_DATA_KEYS.")
-    if "$" in active_id:
-        raise ImproperlyConfigured("A data key id must not contain '$'.")
     if cipher not in CIPHERS:
         raise ImproperlyConfigured(f"FENGQIAO_DATA_CIPHER must be one of {CIPHERS}.")
     return Keyring(decoded, active_id, cipher, _decode_key("index", index_key))
@@ -137,7 +140,18 @@ def decrypt(token: str, *, context: str = "") -> str:
     ring = keyring()
     if key_id not in ring.keys:
         raise DecryptionError(f"Key {key_id!r} is not in the keyring.")
-    return _decrypt_raw(cipher, ring.keys[key_id], blob, context.encode("utf-8")).decode("utf-8")
+    plain = _decrypt_raw(cipher, ring.keys[key_id], blob, context.encode("utf-8"))
+    try:
+        return plain.decode("utf-8")
+    except UnicodeDecodeError as exc:  # authenticated but not ours: treat like any corrupt value
+        raise DecryptionError("Stored value is not UTF-8 text.") from exc
+
+
+def active_prefix() -> str:
+    """The start of every value written under the active key and cipher
+    (``fq1$<key id>$<cipher>$``): values not starting with it need rotation."""
+    ring = keyring()
+    return f"{PREFIX}${ring.active_id}${ring.cipher}$"
 
 
 def needs_rotation(token: str) -> bool:

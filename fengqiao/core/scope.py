@@ -17,18 +17,19 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
 
 class DataScope(models.TextChoices):
-    ALL = "all", "全部数据"
-    CUSTOM = "custom", "指定单位"
-    UNIT = "unit", "本单位"
-    UNIT_AND_BELOW = "unit_and_below", "本单位及以下"
-    GRIDS = "grids", "本人负责网格"
-    SELF = "self", "仅本人"
+    ALL = "all", _("All data")
+    CUSTOM = "custom", _("Selected units and below")
+    UNIT = "unit", _("Own unit only")
+    UNIT_AND_BELOW = "unit_and_below", _("Own unit and below")
+    GRIDS = "grids", _("Grids I am responsible for")
+    SELF = "self", _("Own records only")
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,15 @@ class ScopeSpec:
     ``region_path``: lookup of the materialised region path (prefix-searched).
     ``unit``: lookup of the owning unit's id ("pk" for the Unit model itself).
     ``owner``: lookup of the owning user's id, for the "self" scope.
+    ``shared``: reference data (e.g. roles) that is not tied to a place: any
+    grant of the permission, whatever its scope, sees every row.
     """
 
     region_path: str | None = "region_path"
     unit: str | None = None
     owner: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    shared: bool = False
 
 
 class ScopedUser(Protocol):
@@ -67,7 +71,9 @@ class ScopedUser(Protocol):
 
 
 def _grant_q(grant: Grant, spec: ScopeSpec) -> Q | None:
-    if grant.scope == DataScope.ALL:
+    if grant.scope not in DataScope.values:
+        return None  # unknown scope: fail closed
+    if grant.scope == DataScope.ALL or spec.shared:
         return Q()
     if grant.scope == DataScope.SELF:
         return Q(**{spec.owner: grant.user_id}) if spec.owner else None
@@ -88,6 +94,8 @@ def _grant_q(grant: Grant, spec: ScopeSpec) -> Q | None:
         grids: Q | None = None
         if spec.region_path:
             for grid_path in grant.grid_paths:
+                if not grid_path:
+                    continue  # an empty path would be "everything": fail closed
                 in_grid = Q(**{f"{spec.region_path}__under": grid_path})
                 grids = in_grid if grids is None else grids | in_grid
         if spec.owner:
@@ -98,7 +106,7 @@ def _grant_q(grant: Grant, spec: ScopeSpec) -> Q | None:
         result: Q | None = None
         for unit_id, unit_path in grant.custom:
             part: Q | None = None
-            if spec.region_path:
+            if spec.region_path and unit_path:
                 part = Q(**{f"{spec.region_path}__under": unit_path})
             elif spec.unit:
                 part = Q(**{spec.unit: unit_id})

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "fengqiao.accounts",
     "fengqiao.system",
     "fengqiao.registry",
+    "fengqiao.demo",
 ]
 
 MIDDLEWARE = [
