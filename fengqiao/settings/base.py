@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "fengqiao.system",
     "fengqiao.registry",
     "fengqiao.demo",
+    "fengqiao.dashboard",
 ]
 
 MIDDLEWARE = [
