@@ -5,6 +5,12 @@ from django.urls import include, path
 
 from fengqiao.dashboard import views as dashboard_views
 
+# Django's own admin bypasses the data scope, so it is for superusers only
+# (maintenance); staff work in Fengqiao's own pages, which restrict every read.
+admin.site.has_permission = lambda request: bool(  # type: ignore[method-assign]
+    request.user.is_active and request.user.is_superuser
+)
+
 urlpatterns = [
     path("", dashboard_views.home, name="home"),
     path("i18n/", include("django.conf.urls.i18n")),
