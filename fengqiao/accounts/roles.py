@@ -69,8 +69,20 @@ _GRID_ADMIN = (
     "units.change_gridassignment",
     "units.delete_gridassignment",
 )
-_LEADER_VIEW = ("regions.view_*", "units.view_*", *_REGISTRY_VIEW, "accounts.view_user")
-_CENTRE = ("regions.view_*", "units.view_*", *_GRID_ADMIN, *_REGISTRY_EDIT, "accounts.view_user")
+_CASE_VIEW = ("cases.view_case", "cases.view_category", "cases.view_attachment")
+_CASE_HANDLE = (*_CASE_VIEW, "cases.add_case", "cases.handle_case")
+_DUTY = ("cases.view_dutyalert", "cases.acknowledge_case")
+_CASE_CENTRE = (
+    *_CASE_HANDLE,
+    *_DUTY,
+    "cases.triage_case",
+    "cases.review_case",
+    "cases.supervise_case",
+    "cases.approve_extension_case",
+    "cases.reveal_case",
+)
+_LEADER_VIEW = ("regions.view_*", "units.view_*", *_REGISTRY_VIEW, "accounts.view_user", *_CASE_VIEW)
+_CENTRE = ("regions.view_*", "units.view_*", *_GRID_ADMIN, *_REGISTRY_EDIT, "accounts.view_user", *_CASE_CENTRE)
 
 BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
     BuiltinRole("admin", _("System administrator"), DataScope.ALL, ("*",), _("Every permission, on all data.")),
@@ -84,13 +96,18 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
     BuiltinRole(
         "district_leader", _("District leader"), DataScope.ALL, _LEADER_VIEW, _("Views all data of the district.")
     ),
-    BuiltinRole("district_centre", _("District governance centre"), DataScope.UNIT_AND_BELOW, _CENTRE),
+    BuiltinRole(
+        "district_centre",
+        _("District governance centre"),
+        DataScope.UNIT_AND_BELOW,
+        (*_CENTRE, "cases.dispatch_case", "cases.add_category", "cases.change_category"),
+    ),
     BuiltinRole("street_centre", _("Street governance centre"), DataScope.UNIT_AND_BELOW, _CENTRE),
     BuiltinRole(
         "street_leader",
         _("Street leader"),
         DataScope.UNIT_AND_BELOW,
-        _LEADER_VIEW,
+        (*_LEADER_VIEW, "cases.approve_escalation_case", "cases.supervise_case", "cases.view_dutyalert"),
         _("Principal leader of a street; approves escalations to the district."),
     ),
     BuiltinRole(
@@ -104,28 +121,38 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
             *_REGISTRY_EDIT,
             *_REVEAL,
             "accounts.view_user",
+            *_CASE_HANDLE,
+            *_DUTY,
+            "cases.triage_case",
+            "cases.review_case",
+            "cases.reveal_case",
         ),
     ),
     BuiltinRole(
         "grid_worker",
         _("Grid worker"),
         DataScope.GRIDS,
-        (*_REGION_VIEW, "units.view_gridassignment", *_REGISTRY_EDIT, *_REVEAL),
+        (*_REGION_VIEW, "units.view_gridassignment", *_REGISTRY_EDIT, *_REVEAL, *_CASE_HANDLE),
         _("Sees the grids they are responsible for."),
     ),
     BuiltinRole(
         "community_police",
         _("Community police officer"),
         DataScope.GRIDS,
-        (*_REGION_VIEW, "units.view_gridassignment", *_REGISTRY_VIEW, *_REVEAL),
+        (*_REGION_VIEW, "units.view_gridassignment", *_REGISTRY_VIEW, *_REVEAL, *_CASE_HANDLE),
         _("Sees the grids they are responsible for."),
     ),
-    BuiltinRole("department_handler", _("Department handler"), DataScope.UNIT, (*_REGION_VIEW, "units.view_unit")),
+    BuiltinRole(
+        "department_handler",
+        _("Department handler"),
+        DataScope.UNIT,
+        (*_REGION_VIEW, "units.view_unit", *_CASE_HANDLE),
+    ),
     BuiltinRole(
         "command_room",
         _("Police command room"),
         DataScope.UNIT_AND_BELOW,
-        (*_REGION_VIEW, "units.view_unit", "units.view_gridassignment", *_REGISTRY_VIEW),
+        (*_REGION_VIEW, "units.view_unit", "units.view_gridassignment", *_REGISTRY_VIEW, *_CASE_VIEW),
     ),
     BuiltinRole(
         "risk_analyst",
