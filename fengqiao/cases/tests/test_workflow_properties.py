@@ -32,6 +32,7 @@ def test_any_sequence_of_actions_keeps_the_case_consistent(users, category):
     street = users["street_centre_1"]
     actors = [street, users["street_leader_1"], users["district_centre"], users["grid_worker_1"], users["dept_housing"]]
     grid = Region.objects.filter(level=Level.GRID, path__under=street.unit.region.path).order_by("path").first()
+    assert grid is not None
     housing = users["dept_housing"].unit
     petition = Category.objects.get(code="petition")
 
