@@ -226,12 +226,13 @@ def test_suspension_stops_the_clock(users, category, monkeypatch):
     case = services.apply_action(case, "suspend", actor=street, reason="等待当事人返回")
     with pytest.raises(ValidationError):
         services.apply_action(case, "feedback", actor=street, note="x")
+    assert case.suspended_at is not None and due is not None
     later = case.suspended_at + datetime.timedelta(days=7)
     monkeypatch.setattr(services, "_now", lambda: later)
     case = services.apply_action(case, "resume", actor=street)
     assert case.suspended_at is None
     assert case.suspended_days >= 4
-    assert case.resolution_due > due
+    assert case.resolution_due is not None and case.resolution_due > due
 
 
 @pytest.mark.django_db
@@ -257,6 +258,7 @@ def test_extension_request_and_approval(users, category):
     with pytest.raises(ValidationError):
         services.apply_action(case, "request_extension", actor=street, days=2, reason="again")
     case = services.apply_action(case, "approve_extension", actor=street)
+    assert due is not None and case.resolution_due is not None
     assert case.extension_days == 3 and case.resolution_due > due
 
 
@@ -266,8 +268,10 @@ def test_petition_limits_are_calendar_days(users):
     petition = Category.objects.get(code="petition")
     case = submit(petition, grid_of(street), description="要求解决拆迁补偿问题")
     assert case.kind == "petition"
+    assert case.first_response_due is not None
     assert (case.first_response_due.date() - case.received_at.date()).days in (15, 16)
     case = services.apply_action(case, "handle_here", actor=street)
+    assert case.resolution_due is not None and case.clock_started_at is not None
     assert (case.resolution_due - case.clock_started_at).days >= 59
     case = services.apply_action(case, "request_extension", actor=street, days=30, reason="复杂")
     case = services.apply_action(case, "approve_extension", actor=street)
