@@ -21,6 +21,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from fengqiao.audit.middleware import client_ip
+from fengqiao.audit.models import Category
+from fengqiao.audit.services import record
 from fengqiao.core.excel import excel_response
 from fengqiao.core.masking import mask
 
@@ -145,6 +147,13 @@ def user_export(request: HttpRequest) -> HttpResponseBase:
             user.date_joined,
         ]
         for user in qs.iterator(chunk_size=500)
+    )
+    filters = {k: v for k, v in request.GET.items() if v and k != "page"}
+    record(
+        "accounts.user.export",
+        actor=request.user,
+        category=Category.ACCESS,
+        detail={"filters": filters, "rows": qs.count()},
     )
     return excel_response(f"users-{timezone.localdate():%Y%m%d}", headers, rows, title=_("Users"))
 
@@ -292,6 +301,13 @@ def role_export(request: HttpRequest) -> HttpResponseBase:
             ),
         ]
         for role in qs
+    )
+    filters = {k: v for k, v in request.GET.items() if v and k != "page"}
+    record(
+        "accounts.role.export",
+        actor=request.user,
+        category=Category.ACCESS,
+        detail={"filters": filters, "rows": qs.count()},
     )
     return excel_response(f"roles-{timezone.localdate():%Y%m%d}", headers, rows, title=_("Roles"))
 

@@ -15,6 +15,8 @@ class AuditContext:
     user_agent: str = ""
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     source: str = "system"  # "web", "api", "command", "task", "system"
+    #: who the events are by when there is no acting user (a command, the demo loader)
+    actor_name: str = ""
 
 
 _current: contextvars.ContextVar[AuditContext | None] = contextvars.ContextVar("fengqiao_audit_context", default=None)

@@ -17,7 +17,11 @@ _ACTION_LABELS: dict[str, str | Promise] = {
     "auth.login": _("Logged in"),
     "auth.logout": _("Logged out"),
     "auth.login_failed": _("Failed login"),
+    "auth.login_locked": _("Login refused: account locked"),
     "audit.export": _("Exported the audit log"),
+    # written by fengqiao.core (which has no AppConfig.ready of its own for this)
+    "pii.reveal": _("Viewed personal data"),
+    "crypto.rotate_data_keys": _("Re-encrypted personal data with a new key"),
     "system.parameter.create": _("Created a parameter"),
     "system.parameter.update": _("Changed a parameter"),
     "system.parameter.delete": _("Deleted a parameter"),
@@ -35,6 +39,7 @@ RESULT_LABELS: dict[str, str | Promise] = {
     "ok": _("Success"),
     "failed": _("Failed"),
     "denied": _("Denied"),
+    "locked": _("Account locked"),
     "error": _("Error"),
 }
 
@@ -46,7 +51,7 @@ SOURCE_LABELS: dict[str, str | Promise] = {
     "system": _("System"),
 }
 
-LOGIN_ACTIONS = ("auth.login", "auth.logout", "auth.login_failed")
+LOGIN_ACTIONS = ("auth.login", "auth.logout", "auth.login_failed", "auth.login_locked")
 
 
 def register_action_labels(labels: Mapping[str, str | Promise]) -> None:
@@ -58,6 +63,23 @@ def action_label(code: str) -> str:
     return str(label) if label is not None else code
 
 
+def has_action_label(code: str) -> bool:
+    return code in _ACTION_LABELS
+
+
+def action_codes() -> list[str]:
+    """Every action code that has a label."""
+    return sorted(_ACTION_LABELS)
+
+
+def actions_matching(text: str) -> list[str]:
+    """The codes whose label (in the active language) contains ``text``, for the action filter."""
+    needle = text.strip().casefold()
+    if not needle:
+        return []
+    return sorted(code for code, label in _ACTION_LABELS.items() if needle in str(label).casefold())
+
+
 def result_label(code: str) -> str:
     label = RESULT_LABELS.get(code)
     return str(label) if label is not None else code
@@ -66,6 +88,13 @@ def result_label(code: str) -> str:
 def source_label(code: str) -> str:
     label = SOURCE_LABELS.get(code)
     return str(label) if label is not None else code
+
+
+def operator_label(actor_name: str, source: str) -> str:
+    """Who did it: the stored name, or the system and where it ran (a command, a task) when nobody did."""
+    if actor_name:
+        return actor_name
+    return _("System (%(source)s)") % {"source": source_label(source)}
 
 
 def object_type_label(label: str) -> str:

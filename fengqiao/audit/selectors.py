@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from .labels import actions_matching
 from .models import AuditEvent, Category
 
 PAGE_SIZE = 25
@@ -33,7 +34,10 @@ def events(user: Any, kind: str, filters: dict[str, Any]) -> QuerySet[AuditEvent
     if operator := filters.get("operator"):
         qs = qs.filter(Q(actor_name__icontains=operator) | Q(unit_name__icontains=operator))
     if action := filters.get("action"):
-        qs = qs.filter(action=action) if kind == "login" else qs.filter(action__icontains=action)
+        if kind == "login":
+            qs = qs.filter(action=action)
+        else:  # a part of the code ("resident") or of its name ("修改居民")
+            qs = qs.filter(Q(action__icontains=action) | Q(action__in=actions_matching(action)))
     if object_type := filters.get("object_type"):
         qs = qs.filter(object_type=object_type)
     if object_id := filters.get("object_id"):

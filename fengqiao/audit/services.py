@@ -89,6 +89,7 @@ def record(
         unit_name = str(unit) if unit is not None else ""
     else:
         actor = None
+        actor_name = actor_name or ctx.actor_name
     if obj is not None and not region_path:
         region_path = str(getattr(obj, "region_path", "") or getattr(obj, "path", "") or "")
     return AuditEvent.objects.create(

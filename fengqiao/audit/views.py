@@ -25,7 +25,7 @@ from fengqiao.system.selectors import get_parameter
 
 from . import selectors
 from .forms import EventFilterForm, LoginFilterForm
-from .labels import action_label, field_label, object_type_label, result_label, source_label
+from .labels import action_label, field_label, object_type_label, operator_label, result_label, source_label
 from .models import AuditEvent, Category
 from .sealing import verify_chain
 from .services import record
@@ -83,6 +83,7 @@ def _row(event: AuditEvent) -> dict[str, Any]:
         "result_label": result_label(event.result),
         "object_type_label": object_type_label(event.object_type),
         "source_label": source_label(event.source),
+        "operator": operator_label(event.actor_name, event.source),
     }
 
 
@@ -144,7 +145,7 @@ def _export(request: HttpRequest, kind: str) -> HttpResponseBase:
                 action_label(event.action),
                 event.action,
                 result_label(event.result),
-                event.actor_name,
+                operator_label(event.actor_name, event.source),
                 event.unit_name,
                 event.ip,
                 object_type_label(event.object_type),

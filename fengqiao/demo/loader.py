@@ -20,6 +20,12 @@ demo users share one hash of the demo password; residents are sealed
 (encrypted, masked, indexed) with ``seal_personal_fields`` before ``bulk_create``.
 The province, prefecture and fictional district are written directly:
 ``create_region`` only creates streets and below.
+
+Nobody is logged in while the demo loads: every event it writes (its own and
+those of the services it calls) names the operator ``DEMO_ACTOR_NAME``
+("System (demo data)", in the language of the command) through the audit
+context. The system parameter ``platform.district_name`` is set to the demo
+district's name when it is still empty.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from django.apps import apps
 from django.contrib.auth.hashers import make_password
 from django.db import models, transaction
 from django.db.models import ProtectedError, Q, RestrictedError
+from django.utils.translation import gettext_lazy
 
 from fengqiao.accounts.models import Role, User
 from fengqiao.accounts.roles import builtin_name, sync_builtin_roles
@@ -42,13 +49,20 @@ from fengqiao.core.personal import index_for, seal_personal_fields
 from fengqiao.regions.models import PATH_WIDTH, Level, Region
 from fengqiao.regions.services import create_region
 from fengqiao.registry.models import Household, Resident
-from fengqiao.system.services import ensure_default_parameters
+from fengqiao.system.models import Parameter
+from fengqiao.system.services import ensure_default_parameters, update_parameter
 from fengqiao.units.models import GridAssignment, Unit
 from fengqiao.units.services import assign_grid, create_unit
 
-from .generator import ASSIGNMENTS_FROM, DEMO_PASSWORD, DISTRICT_PATH, DemoPlan, RegionPlan
+from .generator import ASSIGNMENTS_FROM, DEMO_PASSWORD, DISTRICT, DISTRICT_PATH, DemoPlan, RegionPlan
 
 Log = Callable[[str], None]
+
+#: the operator of the audit events the loader writes (nobody is logged in)
+DEMO_ACTOR_NAME = gettext_lazy("System (demo data)")
+
+#: the system parameter holding the name of the district the platform serves
+DISTRICT_NAME_PARAMETER = "platform.district_name"
 
 #: what the command prints as the demo logins: one row per role, then the numbered series
 LOGIN_TABLE_USERS = (
@@ -92,7 +106,8 @@ def load(plan: DemoPlan, *, reset: bool = False, log: Log = quiet) -> LoadResult
     """Write ``plan``; with ``reset`` first remove the demo district and its data."""
     started = time.perf_counter()
     result = LoadResult()
-    with audit_context(source="command"), transaction.atomic():
+    actor_name = str(DEMO_ACTOR_NAME)  # stored as text, in the language of the command
+    with audit_context(source="command", actor_name=actor_name), transaction.atomic():
         if reset:
             result.wiped = wipe_demo_data()
             log(f"wiped: {result.wiped}")
@@ -113,7 +128,7 @@ def load(plan: DemoPlan, *, reset: bool = False, log: Log = quiet) -> LoadResult
         record(
             "demo.load",
             category=Category.SYSTEM,
-            actor_name="load_demo_district",
+            actor_name=actor_name,
             region_path=DISTRICT_PATH,
             detail={
                 "seed": plan.seed,
@@ -135,8 +150,11 @@ def _roles() -> dict[str, Role]:
 
 
 def _default_parameters() -> None:
-    """The system parameters later features rely on (the system app's defaults)."""
+    """The system parameters later features rely on (the system app's defaults), with the district's name."""
     ensure_default_parameters()
+    parameter = Parameter.objects.filter(key=DISTRICT_NAME_PARAMETER).first()
+    if parameter is not None and not parameter.value:  # a name set by an administrator stays
+        update_parameter(parameter, actor=None, value=DISTRICT[1])
 
 
 # --- regions ---------------------------------------------------------------------
@@ -367,7 +385,9 @@ def _delete(model: type[models.Model], q: Q) -> int:
 def wipe_demo_data() -> dict[str, int]:
     """Delete the demo district: every row under it in every Fengqiao app, its staff and its regions.
 
-    The audit log is append-only and keeps its events (actors become empty).
+    The audit log is append-only and keeps its events unchanged: an event of a
+    deleted demo user keeps its ``actor_id`` and operator name (the actor
+    reference has no database constraint and is never cascaded).
     Rows of apps added later are found by their region path, their region,
     unit or user: each model is retried until what protects its rows is gone.
     """

@@ -8,7 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from fengqiao.core.scope import ScopeSpec, scope_q
+from fengqiao.core.scope import DataScope, ScopeSpec, scope_q
 
 from .models import Level, Region, RegionQuerySet
 
@@ -43,6 +43,61 @@ def roots(user: Any, *, include_retired: bool = False) -> QuerySet[Region]:
 def children(user: Any, region: Region, *, include_retired: bool = False) -> QuerySet[Region]:
     qs = visible(user, include_retired=include_retired).filter(parent=region)
     return with_child_counts(qs, include_retired=include_retired).order_by("path", "-valid_from")
+
+
+#: the tree never opens deeper than this many levels by itself
+MAX_OPEN_DEPTH = len(Level)
+
+
+def _sees_all(user: Any) -> bool:
+    if getattr(user, "is_superuser", False):
+        return True
+    return any(g.scope == DataScope.ALL for g in user.get_grants("regions.view_region"))
+
+
+def own_region(user: Any) -> Region | None:
+    """The region of the user's unit, when the user's scope is not "all" and the user may see it."""
+    unit = getattr(user, "unit", None)
+    if unit is None or _sees_all(user):
+        return None
+    return visible(user, include_retired=True).filter(pk=unit.region_id).first()
+
+
+def _node_to_open(level: list[Region], chain: set[int]) -> Region | None:
+    """On the way to the own region: the node on that path; otherwise the only node of the level."""
+    if chain:
+        return next((n for n in level if n.pk in chain), None)
+    return level[0] if len(level) == 1 else None
+
+
+def open_tree(user: Any, *, include_retired: bool = False) -> list[Region]:
+    """The top nodes of the tree, with the first levels already open.
+
+    A node that is open carries its children in ``open_children``. A user whose
+    scope is not "all" finds the tree open down to the region of their unit;
+    otherwise (or when that region is out of sight) the tree opens along the
+    single-child chain from the top to the first region with several children,
+    and that one is open too (广东省 › 深圳市 › 枫桥示范区, showing its streets).
+    Deeper levels stay closed and are fetched when opened (``children``).
+    """
+    top = list(roots(user, include_retired=include_retired))
+    target = own_region(user)
+    chain: set[int] = set()
+    if target is not None:
+        chain = {n.pk for n in ancestors(user, target)} | {target.pk}
+    level = top
+    for _depth in range(MAX_OPEN_DEPTH):
+        node = _node_to_open(level, chain)
+        if node is None or not node.child_count:  # type: ignore[attr-defined]
+            break
+        below = list(children(user, node, include_retired=include_retired))
+        if not below:
+            break
+        node.open_children = below  # type: ignore[attr-defined]
+        if (target is not None and node.pk == target.pk) or (not chain and len(below) > 1):
+            break
+        level = below
+    return top
 
 
 def search(user: Any, q: str, *, include_retired: bool = False) -> QuerySet[Region]:

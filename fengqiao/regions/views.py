@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from fengqiao.audit.models import Category
+from fengqiao.audit.services import record
 from fengqiao.core.excel import excel_response
 
 from . import selectors, services
@@ -57,7 +59,7 @@ def tree(request: HttpRequest) -> HttpResponse:
             request.GET.get("page")
         )
     else:
-        context["nodes"] = selectors.roots(request.user, include_retired=include_retired)
+        context["nodes"] = selectors.open_tree(request.user, include_retired=include_retired)
     htmx = getattr(request, "htmx", None)
     if htmx and htmx.target == "region-results":
         return render(request, "regions/_results.html", context)
@@ -116,6 +118,9 @@ def export(request: HttpRequest) -> HttpResponseBase:
         _("Boundary"),
         _("Sub-regions"),
     ]
+    filters = {k: v for k, v in request.GET.items() if v and k != "page"}
+    rows = min(qs.count(), EXPORT_MAX_ROWS)
+    record("region.export", actor=request.user, category=Category.ACCESS, detail={"filters": filters, "rows": rows})
     return excel_response(
         f"{name}-{timezone.localdate():%Y%m%d}", headers, _export_rows(qs[:EXPORT_MAX_ROWS]), _("Regions")
     )

@@ -5,11 +5,19 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from fengqiao.core.scope import RestrictedQuerySet, ScopeSpec
+
+#: configuration of the whole platform, not tied to a place: whoever has the permission sees every row
+SHARED = ScopeSpec(region_path=None, shared=True)
+
 
 class Dictionary(models.Model):
     code = models.SlugField(_("code"), max_length=50, unique=True)
     name = models.CharField(_("name"), max_length=100)
     description = models.TextField(_("description"), blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+    scope_spec = SHARED
 
     class Meta:
         verbose_name = _("dictionary")
@@ -53,6 +61,9 @@ class Parameter(models.Model):
     value = models.JSONField(_("value"))
     description = models.TextField(_("description"), blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RestrictedQuerySet.as_manager()
+    scope_spec = SHARED
 
     class Meta:
         verbose_name = _("system parameter")

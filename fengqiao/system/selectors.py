@@ -7,8 +7,9 @@ and again when the transaction commits). With a shared cache (Redis) every
 process sees a change at once; with the per-process local-memory cache other
 processes (the background worker) see it after at most ``CACHE_SECONDS``.
 
-Dictionaries and parameters are global configuration: access is by model
-permission only, there is no data scope (no ``restrict``).
+Dictionaries and parameters are global configuration, not tied to a place:
+the pages read them through ``restrict`` with a shared scope spec, so any
+grant of the model permission sees every row and a user without it sees none.
 """
 
 from __future__ import annotations
@@ -109,8 +110,22 @@ def invalidate_dictionary(code: str) -> None:
 # --- lists for the pages ---------------------------------------------------------------
 
 
-def parameter_list(q: str = "", value_type: str = "") -> QuerySet[Parameter]:
-    qs = Parameter.objects.all()
+def parameters(user: Any, action: str = "view") -> QuerySet[Parameter]:
+    """The parameters ``user`` may see (or change, delete): all of them with the permission, none without."""
+    return Parameter.objects.restrict(user, action)
+
+
+def dictionaries(user: Any, action: str = "view") -> QuerySet[Dictionary]:
+    return Dictionary.objects.restrict(user, action)
+
+
+def visible_items(user: Any, action: str = "view") -> QuerySet[DictionaryItem]:
+    """Items are seen and changed with their dictionary (view / change the dictionary)."""
+    return DictionaryItem.objects.filter(dictionary__in=dictionaries(user, action).values("pk"))
+
+
+def parameter_list(user: Any, q: str = "", value_type: str = "") -> QuerySet[Parameter]:
+    qs = parameters(user)
     if q:
         qs = qs.filter(Q(key__icontains=q) | Q(name__icontains=q) | Q(description__icontains=q))
     if value_type:
@@ -118,9 +133,9 @@ def parameter_list(q: str = "", value_type: str = "") -> QuerySet[Parameter]:
     return qs.order_by("key")
 
 
-def dictionary_list(q: str = "") -> QuerySet[Dictionary]:
-    """Dictionaries matching ``q`` in code, name or an item's label/value, with ``item_count``."""
-    qs = Dictionary.objects.all()
+def dictionary_list(user: Any, q: str = "") -> QuerySet[Dictionary]:
+    """Dictionaries ``user`` may see matching ``q`` in code, name or an item's label/value, with ``item_count``."""
+    qs = dictionaries(user)
     if q:
         by_item = DictionaryItem.objects.filter(Q(label__icontains=q) | Q(value__iexact=q)).values("dictionary_id")
         qs = qs.filter(Q(code__icontains=q) | Q(name__icontains=q) | Q(pk__in=by_item))

@@ -1,4 +1,4 @@
-"""Pages for system parameters and dictionaries (global configuration: model permissions, no data scope)."""
+"""Pages for system parameters and dictionaries (global configuration: model permissions, a shared scope)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def index(request: HttpRequest) -> HttpResponse:
 def parameter_list(request: HttpRequest) -> HttpResponse:
     _require(request, "system.view_parameter")
     form = FilterForm(request.GET or None)
-    qs = selectors.parameter_list(**form.filters())
+    qs = selectors.parameter_list(request.user, **form.filters())
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "form": form,
@@ -91,7 +91,7 @@ def parameter_list(request: HttpRequest) -> HttpResponse:
 def parameter_export(request: HttpRequest) -> HttpResponseBase:
     _require(request, "system.view_parameter")
     filters = FilterForm(request.GET or None).filters()
-    qs = selectors.parameter_list(**filters)
+    qs = selectors.parameter_list(request.user, **filters)
     record("system.parameter.export", actor=request.user, detail={"filters": filters, "rows": qs.count()})
     headers = [_("Key"), _("Name"), _("Type"), _("Value"), _("Description"), _("Last changed")]
 
@@ -129,7 +129,7 @@ def _parameter_row(request: HttpRequest, parameter: Parameter, form: ParameterEd
 def parameter_row(request: HttpRequest, pk: int) -> HttpResponse:
     """htmx: the read-only row (after "Cancel")."""
     _require(request, "system.view_parameter")
-    return _parameter_row(request, get_object_or_404(Parameter, pk=pk))
+    return _parameter_row(request, get_object_or_404(selectors.parameters(request.user), pk=pk))
 
 
 @login_required
@@ -137,7 +137,7 @@ def parameter_row(request: HttpRequest, pk: int) -> HttpResponse:
 def parameter_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Inline edit with htmx (the row becomes a form), or a plain page without JavaScript."""
     _require(request, "system.change_parameter")
-    parameter = get_object_or_404(Parameter, pk=pk)
+    parameter = get_object_or_404(selectors.parameters(request.user, "change"), pk=pk)
     initial = {
         "name": parameter.name,
         "description": parameter.description,
@@ -163,7 +163,7 @@ def parameter_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def parameter_delete(request: HttpRequest, pk: int) -> HttpResponse:
     _require(request, "system.delete_parameter")
-    parameter = get_object_or_404(Parameter, pk=pk)
+    parameter = get_object_or_404(selectors.parameters(request.user, "delete"), pk=pk)
     services.delete_parameter(parameter, actor=request.user)
     if _htmx(request):
         return HttpResponse("")
@@ -180,7 +180,7 @@ def dictionary_list(request: HttpRequest) -> HttpResponse:
     _require(request, "system.view_dictionary")
     form = FilterForm(request.GET or None)
     q = form.filters().get("q", "")
-    page = Paginator(selectors.dictionary_list(q), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.dictionary_list(request.user, q), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"form": form, "page": page, "perms_": _perms(request, "dictionary")}
     template = "system/_dictionary_results.html" if _htmx(request) else "system/dictionary_list.html"
     return render(request, template, context)
@@ -217,7 +217,7 @@ def dictionary_export(request: HttpRequest) -> HttpResponseBase:
     """Every item of the dictionaries matching the filter (or of one dictionary with ``?id=``)."""
     _require(request, "system.view_dictionary")
     q = FilterForm(request.GET or None).filters().get("q", "")
-    qs = selectors.dictionary_list(q).prefetch_related("items")
+    qs = selectors.dictionary_list(request.user, q).prefetch_related("items")
     one = request.GET.get("id", "")
     if one:
         qs = qs.filter(pk=int(one)) if one.isdigit() else qs.none()
@@ -264,7 +264,7 @@ def _next_order(dictionary: Dictionary) -> int:
 @require_GET
 def dictionary_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _require(request, "system.view_dictionary")
-    dictionary = get_object_or_404(Dictionary, pk=pk)
+    dictionary = get_object_or_404(selectors.dictionaries(request.user), pk=pk)
     return render(request, "system/dictionary_detail.html", _detail_context(request, dictionary))
 
 
@@ -272,7 +272,7 @@ def dictionary_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def dictionary_edit(request: HttpRequest, pk: int) -> HttpResponse:
     _require(request, "system.change_dictionary")
-    dictionary = get_object_or_404(Dictionary, pk=pk)
+    dictionary = get_object_or_404(selectors.dictionaries(request.user, "change"), pk=pk)
     form = DictionaryEditForm(
         request.POST or None, initial={"name": dictionary.name, "description": dictionary.description}
     )
@@ -291,7 +291,7 @@ def dictionary_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def dictionary_delete(request: HttpRequest, pk: int) -> HttpResponse:
     _require(request, "system.delete_dictionary")
-    dictionary = get_object_or_404(Dictionary, pk=pk)
+    dictionary = get_object_or_404(selectors.dictionaries(request.user, "delete"), pk=pk)
     services.delete_dictionary(dictionary, actor=request.user)
     messages.success(request, _("Dictionary “%(name)s” deleted.") % {"name": dictionary.name})
     return redirect("system:dictionaries")
@@ -301,7 +301,7 @@ def dictionary_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def item_create(request: HttpRequest, pk: int) -> HttpResponse:
     _require(request, "system.change_dictionary")
-    dictionary = get_object_or_404(Dictionary, pk=pk)
+    dictionary = get_object_or_404(selectors.dictionaries(request.user, "change"), pk=pk)
     form = ItemForm(request.POST)
     created = False
     if form.is_valid():
@@ -329,14 +329,14 @@ def _item_row(request: HttpRequest, item: DictionaryItem, form: ItemEditForm | N
 @require_GET
 def item_row(request: HttpRequest, pk: int) -> HttpResponse:
     _require(request, "system.view_dictionary")
-    return _item_row(request, get_object_or_404(DictionaryItem, pk=pk))
+    return _item_row(request, get_object_or_404(selectors.visible_items(request.user), pk=pk))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def item_edit(request: HttpRequest, pk: int) -> HttpResponse:
     _require(request, "system.change_dictionary")
-    item = get_object_or_404(DictionaryItem.objects.select_related("dictionary"), pk=pk)
+    item = get_object_or_404(selectors.visible_items(request.user, "change").select_related("dictionary"), pk=pk)
     initial = {
         "label": item.label,
         "label_en": item.label_en,
@@ -363,7 +363,7 @@ def item_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def item_delete(request: HttpRequest, pk: int) -> HttpResponse:
     _require(request, "system.change_dictionary")
-    item = get_object_or_404(DictionaryItem, pk=pk)
+    item = get_object_or_404(selectors.visible_items(request.user, "change"), pk=pk)
     dictionary_id = item.dictionary_id
     services.delete_item(item, actor=request.user)
     if _htmx(request):

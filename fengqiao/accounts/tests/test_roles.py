@@ -66,8 +66,11 @@ def test_reveal_and_export_go_only_to_the_listed_roles() -> None:
 
 def test_view_only_roles_change_nothing() -> None:
     roles = sync_builtin_roles()
-    for code in ("auditor", "district_leader", "street_leader"):
+    for code in ("auditor", "district_leader"):
         assert all(".view_" in p or p.endswith("export_auditevent") for p in perms_of(roles[code])), code
+    # the street's principal leader views, and approves escalations to the district (and supervises cases)
+    acts = {p for p in perms_of(roles["street_leader"]) if ".view_" not in p}
+    assert acts == {"cases.approve_escalation_case", "cases.supervise_case"}
 
 
 def test_sync_is_idempotent_and_keeps_hand_edits() -> None:

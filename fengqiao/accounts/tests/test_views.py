@@ -52,7 +52,14 @@ def sheet_rows(response: Any) -> list[tuple[Any, ...]]:
 
 @pytest.mark.parametrize(
     "url",
-    ["/accounts/users/", "/accounts/users/export/", "/accounts/users/new/", "/accounts/roles/", "/accounts/roles/new/"],
+    [
+        "/accounts/users/",
+        "/accounts/users/export/",
+        "/accounts/users/new/",
+        "/accounts/roles/",
+        "/accounts/roles/export/",
+        "/accounts/roles/new/",
+    ],
 )
 def test_anonymous_is_sent_to_login(client: Client, url: str) -> None:
     response = client.get(url)
@@ -62,7 +69,14 @@ def test_anonymous_is_sent_to_login(client: Client, url: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["/accounts/users/", "/accounts/users/export/", "/accounts/users/new/", "/accounts/roles/", "/accounts/roles/new/"],
+    [
+        "/accounts/users/",
+        "/accounts/users/export/",
+        "/accounts/users/new/",
+        "/accounts/roles/",
+        "/accounts/roles/export/",
+        "/accounts/roles/new/",
+    ],
 )
 def test_without_permission_403(world: World, url: str) -> None:
     assert login(world.users["c22"]).get(url).status_code == 403
@@ -129,6 +143,10 @@ def test_user_export_is_restricted_and_filtered(world: World, street_admin: User
     assert "138****5678" in [row[4] for row in rows]
     response = login(street_admin).get("/accounts/users/export/", {"q": "gw"})
     assert [row[0] for row in sheet_rows(response)[1:]] == ["gw11"]
+    from fengqiao.audit.models import AuditEvent
+
+    events = AuditEvent.objects.filter(action="accounts.user.export", actor=street_admin).order_by("pk")
+    assert [e.detail for e in events] == [{"filters": {}, "rows": 4}, {"filters": {"q": "gw"}, "rows": 1}]
 
 
 def test_user_detail_out_of_scope_is_404_like_missing(world: World, street_admin: User) -> None:
@@ -362,3 +380,18 @@ def test_restricted_user_list_queries_are_bounded(
     client.get("/accounts/users/")  # warm up (session, content types)
     with django_assert_max_num_queries(12):
         client.get("/accounts/users/")
+
+
+def test_role_export_counts_only_the_holders_in_scope(world: World, street_admin: User) -> None:
+    """Roles are shared reference data, but the number of people holding one counts only the visible people."""
+    role = make_role("patrol", ["registry.view_resident"], DataScope.UNIT)
+    for username in ("c11", "gw11", "c21", "c22"):  # two in 粤海街道 (the admin's street), two outside
+        world.users[username].roles.add(role)
+    rows = sheet_rows(login(street_admin).get("/accounts/roles/export/", {"q": "patrol"}))
+    assert [(r[0], r[5]) for r in rows[1:]] == [("patrol", 2)]
+    rows = sheet_rows(login(grant(world.users["root"])).get("/accounts/roles/export/", {"q": "patrol"}))
+    assert [(r[0], r[5]) for r in rows[1:]] == [("patrol", 4)]
+    from fengqiao.audit.models import AuditEvent
+
+    event = AuditEvent.objects.filter(action="accounts.role.export").latest("pk")
+    assert event.detail == {"filters": {"q": "patrol"}, "rows": 1}

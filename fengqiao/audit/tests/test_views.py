@@ -221,3 +221,41 @@ def test_pages_render_in_chinese(auditor) -> None:
     client.force_login(auditor)
     html = client.get(reverse("audit:operations")).content.decode()
     assert "操作日志" in html
+
+
+def test_export_is_restricted_by_scope() -> None:
+    street = make_unit("440305001")
+    local = make_user([VIEW, EXPORT], scope=DataScope.UNIT_AND_BELOW, unit=street)
+    _op(region_path="440305001003", actor_name="in-scope")
+    _op(region_path="440305002001", actor_name="out-of-scope")
+    rows = _sheet(_client(local).get(reverse("audit:operation_export")))
+    assert [r[5] for r in rows[1:]] == ["in-scope"]
+
+
+def test_action_filter_finds_events_by_their_readable_name(auditor) -> None:
+    _op("registry.resident.update", actor_name="changer")
+    _op("unit.create", actor_name="creator")
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    client.force_login(auditor)
+    html = client.get(reverse("audit:operations"), {"action": "修改居民"}).content.decode()
+    assert "changer" in html and "creator" not in html
+    html = client.get(reverse("audit:operations"), {"action": "unit.cre"}).content.decode()  # a part of the code
+    assert "creator" in html and "changer" not in html
+
+
+def test_events_without_an_operator_name_the_system(auditor) -> None:
+    from fengqiao.audit.context import audit_context
+
+    with audit_context(source="command"):
+        nameless = _op("accounts.role.sync")
+    with audit_context(source="command", actor_name="系统（演示数据）"):
+        named = _op("unit.create")
+        mine = _op("unit.update", actor=auditor)  # a real actor keeps their own name
+    assert nameless.actor_name == "" and named.actor_name == "系统（演示数据）" and mine.actor_name == "auditor"
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    client.force_login(auditor)
+    html = client.get(reverse("audit:operations")).content.decode()
+    assert "系统（命令行）" in html and "系统（演示数据）" in html
+    assert "同步内置角色" in html and "新建单位" in html
+    detail = client.get(reverse("audit:event_detail", args=[nameless.pk])).content.decode()
+    assert "系统（命令行）" in detail

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import date
 
 import pytest
 from django.test import Client
@@ -58,11 +59,91 @@ def test_tree_shows_roots_and_lazy_children(t, admin_client):
     assert response.status_code == 200
     html = response.content.decode()
     assert "广东省" in html and "440000000000" in html
-    assert "粤海街道" not in html  # not expanded yet
-    response = admin_client.get(reverse("regions:children", args=[t["county"].pk]))
+    assert "科技园社区" not in html  # below the first open level: not loaded yet
+    response = admin_client.get(reverse("regions:children", args=[t["street"].pk]))
     html = response.content.decode()
+    assert "科技园社区" in html and "高新社区" in html
+    assert reverse("regions:children", args=[t["community"].pk]) in html  # expandable (has a grid)
+
+
+def _open_nodes(html: str) -> list[str]:
+    """The names of the nodes rendered open, top first."""
+    import re
+
+    return re.findall(r'<details open>\s*<summary>\s*<a href="[^"]+">([^<]+)</a>', html)
+
+
+def test_tree_opens_down_to_the_first_region_with_several_children(t, admin_client):
+    html = admin_client.get(reverse("regions:tree")).content.decode()
+    # 广东省 and 深圳市 have one child each; 南山区 has two streets: open, showing them
+    assert _open_nodes(html) == ["广东省", "深圳市", "南山区"]
     assert "粤海街道" in html and "沙河街道" in html
-    assert reverse("regions:children", args=[t["street"].pk]) in html  # expandable (has children)
+    # the open nodes are not fetched again; the closed streets are fetched when opened
+    assert reverse("regions:children", args=[t["county"].pk]) not in html
+    assert reverse("regions:children", args=[t["street"].pk]) in html
+
+
+def test_tree_opens_at_the_users_own_region(t):
+    """A community clerk (scope: own unit and below) sees the tree open at the community, its grid showing."""
+    unit = Unit.objects.create(
+        code="C-440305001001",
+        name="科技园社区工作站",
+        kind=UnitKind.CENTRE,
+        region=t["community"],
+        region_path="440305001001",
+    )
+    clerk = client_for(staff("community", VIEW, scope="unit_and_below", unit=unit))
+    html = clerk.get(reverse("regions:tree")).content.decode()
+    assert _open_nodes(html) == ["科技园社区"]
+    assert "第一网格" in html and "粤海街道" not in html and "广东省" not in html
+
+
+def test_tree_opens_the_path_to_the_own_region_inside_a_wider_scope(t):
+    """Someone who sees a whole street (a custom unit) but works in one community: the path to it is open."""
+    from fengqiao.accounts.models import Role
+
+    street_centre = Unit.objects.create(
+        code="C-440305001", name="粤海街道综治中心", kind=UnitKind.CENTRE, region=t["street"], region_path="440305001"
+    )
+    unit = Unit.objects.create(
+        code="C-440305001001",
+        name="科技园社区工作站",
+        kind=UnitKind.CENTRE,
+        region=t["community"],
+        region_path="440305001001",
+        parent=street_centre,
+    )
+    user = staff("wide", VIEW, scope="custom", unit=unit)
+    Role.objects.get(code="r-wide").custom_units.add(street_centre)
+    html = client_for(user).get(reverse("regions:tree")).content.decode()
+    assert _open_nodes(html) == ["粤海街道", "科技园社区"]
+    assert "高新社区" in html and "第一网格" in html
+
+
+def test_tree_with_several_roots_opens_nothing(t):
+    region("450000000000", "广西壮族自治区", Level.PROVINCE)
+    html = client_for(staff("all", VIEW, scope="all")).get(reverse("regions:tree")).content.decode()
+    assert _open_nodes(html) == []
+    assert "广西壮族自治区" in html and "深圳市" not in html
+
+
+def test_tree_of_a_grid_worker_lists_the_grids(t):
+    from fengqiao.units.models import GridAssignment, GridRole
+
+    community_unit = Unit.objects.create(
+        code="C-440305001001",
+        name="科技园社区工作站",
+        kind=UnitKind.CENTRE,
+        region=t["community"],
+        region_path="440305001001",
+    )
+    worker = staff("worker", VIEW, scope="grids", unit=community_unit)
+    GridAssignment.objects.create(
+        grid=t["grid"], user=worker, role=GridRole.GRID_WORKER, region_path=t["grid"].path, valid_from=date(2024, 1, 1)
+    )
+    html = client_for(worker).get(reverse("regions:tree")).content.decode()
+    assert "第一网格" in html and ">科技园社区</a>" not in html
+    assert _open_nodes(html) == []
 
 
 def test_tree_search_by_code_and_name(t, admin_client):
@@ -178,6 +259,8 @@ def test_export_respects_scope(t, street_client, admin_client):
     response = admin_client.get(reverse("regions:export"), {"parent": t["street"].pk})
     codes = [row[0] for row in rows_of(response)]
     assert codes == ["440305001001", "440305001002"]
+    events = AuditEvent.objects.filter(action="region.export").order_by("pk")
+    assert [e.detail["rows"] for e in events] == [1, 2]  # type: ignore[index]
 
 
 def _xlsx(rows):

@@ -276,13 +276,26 @@ def test_ensure_dictionary_is_idempotent(admin) -> None:
 
 def test_list_selectors(admin) -> None:
     services.ensure_default_parameters()
-    assert [p.key for p in parameter_list(q="photo")] == ["intake.max_photo_mb"]
-    assert {p.key for p in parameter_list(value_type=ParameterType.JSON)} == {"case.reminder_fractions"}
+    viewer = make_user(["system.view_parameter", "system.view_dictionary"])
+    assert [p.key for p in parameter_list(viewer, q="photo")] == ["intake.max_photo_mb"]
+    assert {p.key for p in parameter_list(viewer, value_type=ParameterType.JSON)} == {"case.reminder_fractions"}
     d = services.create_dictionary(actor=admin, code="case_type", name="Case type")
     services.create_item(d, actor=admin, value="dispute", label="矛盾纠纷")
     services.create_item(d, actor=admin, value="safety", label="安全隐患")
     services.create_dictionary(actor=admin, code="other", name="Other")
-    rows = list(dictionary_list(q="纠纷"))
+    rows = list(dictionary_list(viewer, q="纠纷"))
     assert [r.code for r in rows] == ["case_type"]
     assert getattr(rows[0], "item_count", None) == 2
-    assert len(dictionary_list()) == 2
+    assert len(dictionary_list(viewer)) == 2
+
+
+def test_list_selectors_deny_by_default(admin) -> None:
+    """The lists (and their exports) are read through restrict: a shared scope, but nothing without the permission."""
+    services.ensure_default_parameters()
+    services.create_dictionary(actor=admin, code="case_type", name="Case type")
+    dictionaries_only = make_user(["system.view_dictionary"], scope="unit")  # any scope sees every dictionary
+    assert parameter_list(dictionaries_only).count() == 0
+    assert [d.code for d in dictionary_list(dictionaries_only)] == ["case_type"]
+    parameters_only = make_user(["system.view_parameter"], scope="self")
+    assert parameter_list(parameters_only).count() == len(services.DEFAULT_PARAMETERS)
+    assert dictionary_list(parameters_only).count() == 0

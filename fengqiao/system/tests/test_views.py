@@ -58,6 +58,8 @@ def test_permissions_are_enforced(defaults) -> None:
     nobody = _client(make_user(["audit.view_auditevent"]))
     assert nobody.get(reverse("system:index")).status_code == 403
     assert nobody.get(reverse("system:parameter_export")).status_code == 403
+    assert nobody.get(reverse("system:dictionary_export")).status_code == 403
+    assert viewer.get(reverse("system:dictionary_export")).status_code == 403
     assert viewer.get(reverse("system:index")).status_code == 302
 
 

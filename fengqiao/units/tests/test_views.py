@@ -179,3 +179,23 @@ def test_grid_worker_scope_sees_own_grid(t):
     assert c.get(reverse("regions:detail", args=[t["community"].pk])).status_code == 404
     html = c.get(reverse("regions:tree")).content.decode()
     assert "第一网格" in html and "科技园社区" not in html
+
+
+def test_assignment_export_is_restricted_by_scope(t):
+    """沙河街道's clerk exports no responsibility for a grid of 粤海街道; 粤海街道's clerk does."""
+    from fengqiao.units import services
+
+    worker = staff("worker", [], unit=t["street_centre"])
+    services.assign_grid(actor=None, grid=t["grid"], user=worker, role=GridRole.GRID_WORKER)
+    other = client_for(staff("s2", UNIT_PERMS, scope="unit_and_below", unit=t["street2_centre"]))
+    own = client_for(staff("s1b", UNIT_PERMS, scope="unit_and_below", unit=t["street_centre"]))
+    assert rows_of(other.get(reverse("units:assignment_export"))) == []
+    assert [r[0] for r in rows_of(own.get(reverse("units:assignment_export")))] == ["440305001001001"]
+    no_perm = client_for(staff("np", ["units.view_unit"], scope="all", unit=t["street_centre"]))
+    assert no_perm.get(reverse("units:assignment_export")).status_code == 403
+    assert no_perm.get(reverse("units:export")).status_code == 200
+    from fengqiao.audit.models import AuditEvent
+
+    logged = AuditEvent.objects.filter(action="grid_assignment.export").order_by("pk")
+    assert [(e.actor_name, e.detail["rows"]) for e in logged] == [("s2", 0), ("s1b", 1)]  # type: ignore[index]
+    assert AuditEvent.objects.filter(action="unit.export", actor_name="np").exists()

@@ -32,6 +32,8 @@
         var ORDER = { parent: 0, sibling: 1, self: 2, child: 3 };
         data.features.sort(function (a, b) { return (ORDER[a.properties.role] || 0) - (ORDER[b.properties.role] || 0); });
         var childIndex = 0;
+        // the region's own name would sit on top of a child's label: with children, it shows on hover only
+        var hasChildren = data.features.some(function (f) { return f.properties.role === "child"; });
         var layer = L.geoJSON(data, {
           style: function (feature) {
             var role = feature.properties.role;
@@ -50,7 +52,8 @@
             if (p.role !== "self") { html += '<br><a href="' + escapeHtml(p.url) + '">' + escapeHtml(el.dataset.openLabel || "Open") + "</a>"; }
             lyr.bindPopup(html);
             if (p.role !== "parent") {
-              lyr.bindTooltip(escapeHtml(p.name), { permanent: data.features.length <= 40, direction: "center", className: "region-label" });
+              var permanent = data.features.length <= 40 && !(p.role === "self" && hasChildren);
+              lyr.bindTooltip(escapeHtml(p.name), { permanent: permanent, direction: "center", className: "region-label" });
             }
           }
         }).addTo(map);
