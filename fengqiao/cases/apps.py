@@ -6,3 +6,10 @@ class CasesConfig(AppConfig):
     name = "fengqiao.cases"
     label = "cases"
     verbose_name = _("Cases")
+
+    def ready(self) -> None:
+        from fengqiao.audit.labels import register_action_labels
+
+        from .labels import ACTION_LABELS
+
+        register_action_labels(ACTION_LABELS)
