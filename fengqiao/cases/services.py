@@ -197,7 +197,7 @@ def _event(
     if not actor_label:
         if actor is not None and getattr(actor, "is_authenticated", False):
             unit = getattr(actor, "unit", None)
-            actor_label = str(unit) if unit is not None else str(actor)
+            actor_label = str(unit) if unit is not None else _("Staff")
         else:
             actor_label = _("Resident")
     return CaseEvent.objects.create(
@@ -557,7 +557,12 @@ def apply_action(
     pk = case.pk if isinstance(case, Case) else int(case)
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise PermissionDenied(_("Log in first."))
-    locked = Case.objects.select_for_update().select_related("category", "triage_unit", "unit").filter(pk=pk).first()
+    locked = (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("category", "triage_unit", "unit")
+        .filter(pk=pk)
+        .first()
+    )
     if locked is None:
         raise PermissionDenied(_("This case is not in your scope."))
     _check_scope(locked, actor)
