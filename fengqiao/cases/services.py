@@ -240,12 +240,18 @@ def _notify(users: Iterable[Any], kind: str, subject: str, body: str, case: Case
 
 
 def _unit_members(unit: Unit | None, perm: str | None = None) -> list[Any]:
+    """Active members of ``unit`` (holding ``perm`` through one of their roles, if given): one query."""
     if unit is None:
         return []
     from fengqiao.accounts.models import User
 
-    users = list(User.objects.filter(unit=unit, is_active=True).prefetch_related("roles__permissions"))
-    return [u for u in users if perm is None or u.has_perm(perm)]
+    qs = User.objects.filter(unit=unit, is_active=True)
+    if perm is not None:
+        app_label, codename = perm.split(".", 1)
+        qs = qs.filter(
+            roles__permissions__content_type__app_label=app_label, roles__permissions__codename=codename
+        ).distinct()
+    return list(qs.order_by("pk"))
 
 
 # --- intake ---------------------------------------------------------------------------------
@@ -440,9 +446,7 @@ def submit_case(
                 after={"category": category.code, "channel": channel, "state": case.state},
                 actor_name="" if actor is not None else _("Resident"),
             )
-            transaction.on_commit(
-                lambda: _safe_notify_new(case.pk),
-            )
+            transaction.on_commit(lambda: _enqueue_new_case_notice(case.pk))
     except IntegrityError:
         if idempotency_key:
             existing = Case.objects.filter(idempotency_key=idempotency_key).first()
@@ -452,7 +456,17 @@ def submit_case(
     return case
 
 
-def _safe_notify_new(case_id: int) -> None:
+def _enqueue_new_case_notice(case_id: int) -> None:
+    # off the request path: the duty alert is already on the console; mail/SMS can follow
+    from .tasks import notify_new_case
+
+    try:
+        notify_new_case.enqueue(case_id)
+    except Exception:  # a notification never breaks intake
+        logger.exception("could not enqueue the notification for case %s", case_id)
+
+
+def notify_new(case_id: int) -> None:
     try:
         case = Case.objects.select_related("triage_unit").get(pk=case_id)
         _notify(
