@@ -11,10 +11,39 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from fengqiao.demo import loader
 from fengqiao.demo.generator import DEFAULT_RESIDENTS_PER_GRID, DEFAULT_SEED, DEMO_PASSWORD, DISTRICT, build_plan
+
+
+def remove_demo_cases() -> None:
+    """Cases point at the demo's regions and units: remove them before a reset."""
+    from fengqiao.cases.models import Attachment, Case, CaseEvent, DutyAlert
+
+    with transaction.atomic():
+        DutyAlert.objects.all().delete()
+        Attachment.objects.all().delete()
+        CaseEvent.objects.all().delete()
+        Case.objects.filter(merged_into__isnull=False).update(merged_into=None)
+        Case.objects.all().delete()
+
+
+def load_cases(count: int, seed: int) -> int:
+    """The working-day calendar, the default categories and ``count`` sample cases."""
+    from fengqiao.audit.context import audit_context
+    from fengqiao.cases.categories import ensure_default_categories
+    from fengqiao.cases.demo import load_demo_cases
+    from fengqiao.demo.loader import DEMO_ACTOR_NAME
+    from fengqiao.workdays.services import seed_from_chinese_calendar
+
+    with audit_context(source="command", actor_name=str(DEMO_ACTOR_NAME)):
+        seed_from_chinese_calendar()
+        ensure_default_categories()
+        if count == 0:
+            return 0
+        return load_demo_cases(count=count, seed=seed).created
 
 
 class Command(BaseCommand):
@@ -29,14 +58,24 @@ class Command(BaseCommand):
             help="residents in each of the 100 grids (default %(default)s)",
         )
         parser.add_argument("--reset", action="store_true", help="remove the demo district and its data first")
+        parser.add_argument(
+            "--cases", type=int, default=120, help="sample cases of the last months (default %(default)s; 0 for none)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         per_grid = options["residents_per_grid"]
         if per_grid < 0:
             raise CommandError(_("--residents-per-grid must be 0 or more."))
         verbose = options["verbosity"] >= 2
+        if options["cases"] < 0:
+            raise CommandError(_("--cases must be 0 or more."))
         plan = build_plan(seed=options["seed"], residents_per_grid=per_grid)
+        if options["reset"]:
+            remove_demo_cases()
         result = loader.load(plan, reset=options["reset"], log=self.stdout.write if verbose else loader.quiet)
+        cases = load_cases(options["cases"], options["seed"])
+        if options["verbosity"] == 0:
+            return
         created = result.created
         if any(created.values()):
             self.stdout.write(
@@ -65,6 +104,8 @@ class Command(BaseCommand):
                 )
                 % {"name": DISTRICT[1], "code": DISTRICT[0], "seconds": result.seconds}
             )
+        if cases:
+            self.stdout.write(_("%(n)d sample cases added.") % {"n": cases})
         self.print_logins(plan)
 
     def print_logins(self, plan: Any) -> None:
