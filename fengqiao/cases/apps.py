@@ -10,6 +10,7 @@ class CasesConfig(AppConfig):
     def ready(self) -> None:
         from fengqiao.audit.labels import register_action_labels
 
+        from . import sweeper  # noqa: F401  (connects deadline recomputation to calendar changes)
         from .labels import ACTION_LABELS
 
         register_action_labels(ACTION_LABELS)

@@ -382,6 +382,19 @@ def _delete(model: type[models.Model], q: Q) -> int:
         total += leaves.delete()[1].get(label, 0)
 
 
+def _wipe_cases() -> None:
+    """Cases of the district with their append-only history (events point at cases, so they go first)."""
+    from fengqiao.cases.models import Attachment, Case, CaseEvent, DutyAlert
+
+    cases = Case.objects.filter(region_path__under=DISTRICT_PATH)
+    with transaction.atomic():
+        DutyAlert.objects.filter(case__in=cases).delete()
+        Attachment.objects.filter(case__in=cases).delete()
+        CaseEvent.objects.filter(case__in=cases).delete()
+        Case.objects.filter(merged_into__in=cases).update(merged_into=None)
+        cases.delete()
+
+
 def wipe_demo_data() -> dict[str, int]:
     """Delete the demo district: every row under it in every Fengqiao app, its staff and its regions.
 
@@ -391,6 +404,7 @@ def wipe_demo_data() -> dict[str, int]:
     Rows of apps added later are found by their region path, their region,
     unit or user: each model is retried until what protects its rows is gone.
     """
+    _wipe_cases()
     user_ids = list(User.objects.filter(unit__region_path__under=DISTRICT_PATH).values_list("pk", flat=True))
     candidates: list[tuple[type[models.Model], Q]] = []
     for model in apps.get_models():

@@ -11,23 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 from django.utils.translation import gettext as _
 
 from fengqiao.demo import loader
 from fengqiao.demo.generator import DEFAULT_RESIDENTS_PER_GRID, DEFAULT_SEED, DEMO_PASSWORD, DISTRICT, build_plan
-
-
-def remove_demo_cases() -> None:
-    """Cases point at the demo's regions and units: remove them before a reset."""
-    from fengqiao.cases.models import Attachment, Case, CaseEvent, DutyAlert
-
-    with transaction.atomic():
-        DutyAlert.objects.all().delete()
-        Attachment.objects.all().delete()
-        CaseEvent.objects.all().delete()
-        Case.objects.filter(merged_into__isnull=False).update(merged_into=None)
-        Case.objects.all().delete()
 
 
 def load_cases(count: int, seed: int) -> int:
@@ -70,8 +57,6 @@ class Command(BaseCommand):
         if options["cases"] < 0:
             raise CommandError(_("--cases must be 0 or more."))
         plan = build_plan(seed=options["seed"], residents_per_grid=per_grid)
-        if options["reset"]:
-            remove_demo_cases()
         result = loader.load(plan, reset=options["reset"], log=self.stdout.write if verbose else loader.quiet)
         cases = load_cases(options["cases"], options["seed"])
         if options["verbosity"] == 0:
