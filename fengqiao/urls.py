@@ -20,8 +20,19 @@ urlpatterns = [
     path("regions/", include("fengqiao.regions.urls")),
     path("units/", include("fengqiao.units.urls")),
     path("system/", include("fengqiao.system.urls")),
+    path("workdays/", include("fengqiao.workdays.urls")),
+    path("notifications/", include("fengqiao.notifications.urls")),
+    path("r/", include("fengqiao.intake.urls")),
+    path("cases/categories/", include("fengqiao.cases.category_urls")),
+    path("figures/", include("fengqiao.cases.figures_urls")),
+    path("cases/", include("fengqiao.cases.urls")),
     path("django-admin/", admin.site.urls),
 ]
+
+if getattr(settings, "FENGQIAO_BENCH_ENDPOINTS", False):
+    from fengqiao.core import bench_views
+
+    urlpatterns += [path("bench/bare-write/", bench_views.bare_write)]
 
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -359,3 +359,6 @@ class DutyAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.case_id}"
+
+
+from .figures_models import CaseFigureMonth, CaseFigureRefresh  # noqa: E402, F401 - figures rollup

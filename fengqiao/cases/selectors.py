@@ -61,8 +61,12 @@ def case_detail(user: Any, action: str = "view") -> QuerySet[Case]:
 def available_actions(user: Any, case: Case) -> list[Transition]:
     if not getattr(user, "is_authenticated", False):
         return []
+    from .services import may_handle
+
     perms = user.get_all_permissions()
     actions = CASE_WORKFLOW.permitted(case.state, perms)
+    if not may_handle(case, user):
+        actions = [t for t in actions if t.permission != "cases.handle_case"]
     if case.suspended_at is not None:
         actions = [t for t in actions if t.action in ("resume", "comment", "supervise")]
     else:

@@ -335,6 +335,7 @@ def submit_case(
     files: Sequence[UploadedFile] = (),
     kind: str | None = None,
     received_at: datetime.datetime | None = None,
+    alert: bool = True,
 ) -> Case:
     """Create a case from any channel; see the module docstring. Returns the existing
     case when ``idempotency_key`` was used before (double tap, flaky network)."""
@@ -438,7 +439,8 @@ def submit_case(
                 actor_label=_("Resident") if actor is None else "",
             )
             _attach(case, event, files, actor=actor, resident=actor is None)
-            _alert(case, DutyAlert.Kind.NEW_CASE, f"new:{case.pk}", unit=triage_unit)
+            if alert:  # bulk imports of past cases don't flood the duty console
+                _alert(case, DutyAlert.Kind.NEW_CASE, f"new:{case.pk}", unit=triage_unit)
             record(
                 "cases.submit",
                 actor=actor,
@@ -446,7 +448,8 @@ def submit_case(
                 after={"category": category.code, "channel": channel, "state": case.state},
                 actor_name="" if actor is not None else _("Resident"),
             )
-            transaction.on_commit(lambda: _enqueue_new_case_notice(case.pk))
+            if alert:
+                transaction.on_commit(lambda: _enqueue_new_case_notice(case.pk))
     except IntegrityError:
         if idempotency_key:
             existing = Case.objects.filter(idempotency_key=idempotency_key).first()
@@ -489,17 +492,19 @@ def _check_scope(case: Case, actor: Any) -> None:
         raise PermissionDenied(_("This case is not in your scope."))
 
 
-def _check_handler(case: Case, actor: Any, transition: Transition) -> None:
+def may_handle(case: Case, actor: Any) -> bool:
     """Handling actions belong to the assignee (or the handling unit when nobody is assigned);
     triage and review staff in scope may act for them."""
-    if transition.permission not in ("cases.handle_case",):
-        return
     if actor.has_perm(TRIAGE) or actor.has_perm(REVIEW):
-        return
-    if case.assignee_id is not None and case.assignee_id != actor.pk:
-        raise PermissionDenied(_("This case is assigned to someone else."))
-    if case.assignee_id is None and case.unit_id is not None and case.unit_id != getattr(actor, "unit_id", None):
-        raise PermissionDenied(_("This case is with another unit."))
+        return True
+    if case.assignee_id is not None:
+        return bool(case.assignee_id == actor.pk)
+    return case.unit_id is None or case.unit_id == getattr(actor, "unit_id", None)
+
+
+def _check_handler(case: Case, actor: Any, transition: Transition) -> None:
+    if transition.permission == "cases.handle_case" and not may_handle(case, actor):
+        raise PermissionDenied(_("This case is with someone else."))
 
 
 def _require(transition: Transition, values: dict[str, Any]) -> None:

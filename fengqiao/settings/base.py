@@ -53,6 +53,10 @@ INSTALLED_APPS = [
     "fengqiao.accounts",
     "fengqiao.system",
     "fengqiao.registry",
+    "fengqiao.workdays",
+    "fengqiao.notifications",
+    "fengqiao.cases",
+    "fengqiao.intake",
     "fengqiao.demo",
     "fengqiao.dashboard",
 ]
@@ -181,10 +185,34 @@ FENGQIAO_DATA_CIPHER = os.environ.get("FENGQIAO_DATA_CIPHER", "AES-GCM")
 FENGQIAO_INDEX_KEY = os.environ.get("FENGQIAO_INDEX_KEY", "")
 FENGQIAO_AUDIT_KEY = os.environ.get("FENGQIAO_AUDIT_KEY", "")
 
+# Reference endpoints for bench/ (never in production).
+FENGQIAO_BENCH_ENDPOINTS = env_bool("FENGQIAO_BENCH_ENDPOINTS", False)
+
 # How often the scheduler enqueues periodic tasks (seconds).
 FENGQIAO_SCHEDULE = {
     "fengqiao.audit.tasks.seal_audit_log": 30,
+    "fengqiao.cases.sweeper.sweep_deadlines": 60,
 }
+
+# Notification channels (fengqiao.core.notify): dotted class paths, the logging channel by default;
+# e.g. FENGQIAO_NOTIFY_CHANNELS=fengqiao.core.notify.LoggingChannel,fengqiao.core.notify.WeComChannel
+FENGQIAO_NOTIFY_CHANNELS = env_list("FENGQIAO_NOTIFY_CHANNELS", ["fengqiao.core.notify.LoggingChannel"])
+FENGQIAO_NOTIFY_SMS = {
+    "url": os.environ.get("FENGQIAO_NOTIFY_SMS_URL", ""),
+    "secret": os.environ.get("FENGQIAO_NOTIFY_SMS_SECRET", ""),
+    "timeout": float(os.environ.get("FENGQIAO_NOTIFY_TIMEOUT", "5")),
+}
+FENGQIAO_NOTIFY_WECOM = {
+    "url": os.environ.get("FENGQIAO_NOTIFY_WECOM_URL", ""),
+    "secret": os.environ.get("FENGQIAO_NOTIFY_WECOM_SECRET", ""),
+    "timeout": float(os.environ.get("FENGQIAO_NOTIFY_TIMEOUT", "5")),
+}
+# The site's address, for links in e-mails and text messages (e.g. https://fengqiao.example.gov.cn).
+FENGQIAO_BASE_URL = os.environ.get("FENGQIAO_BASE_URL", "")
+
+# Callables returning {year: open deadlines in it}: the working-day calendar warns when such a
+# year is not complete (fengqiao.workdays.selectors.calendar_warnings).
+FENGQIAO_DEADLINE_YEAR_SOURCES = ["fengqiao.cases.sweeper.open_deadline_years"]
 
 LOGGING = {
     "version": 1,

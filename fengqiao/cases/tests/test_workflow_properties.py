@@ -1,6 +1,8 @@
 """Hypothesis state machine over the case workflow: whatever staff and residents try,
 in whatever order, the case stays consistent and failed actions change nothing."""
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from hypothesis import HealthCheck, settings
@@ -31,8 +33,9 @@ def test_transition_table_is_consistent():
 def test_any_sequence_of_actions_keeps_the_case_consistent(users, category):
     street = users["street_centre_1"]
     actors = [street, users["street_leader_1"], users["district_centre"], users["grid_worker_1"], users["dept_housing"]]
-    grid = Region.objects.filter(level=Level.GRID, path__under=street.unit.region.path).order_by("path").first()
-    assert grid is not None
+    found = Region.objects.filter(level=Level.GRID, path__under=street.unit.region.path).order_by("path").first()
+    assert found is not None
+    grid: Region = found
     housing = users["dept_housing"].unit
     petition = Category.objects.get(code="petition")
 
@@ -53,7 +56,7 @@ def test_any_sequence_of_actions_keeps_the_case_consistent(users, category):
         def staff_action(self, action, who, stale):
             before = Case.objects.get(pk=self.case.pk)
             events_before = before.events.count()
-            kwargs = {
+            kwargs: dict[str, Any] = {
                 "note": "处理说明",
                 "reason": "原因",
                 "guidance": "请到区法院咨询",
