@@ -100,7 +100,16 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
         "district_centre",
         _("District governance centre"),
         DataScope.UNIT_AND_BELOW,
-        (*_CENTRE, "cases.dispatch_case", "cases.add_category", "cases.change_category"),
+        (
+            *_CENTRE,
+            "cases.dispatch_case",
+            "cases.add_category",
+            "cases.change_category",
+            "workdays.view_calendarday",
+            "workdays.change_calendarday",
+            "workdays.view_calendaryear",
+            "workdays.change_calendaryear",
+        ),
     ),
     BuiltinRole("street_centre", _("Street governance centre"), DataScope.UNIT_AND_BELOW, _CENTRE),
     BuiltinRole(
