@@ -105,6 +105,7 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
             "cases.dispatch_case",
             "cases.add_category",
             "cases.change_category",
+            "cases.delete_category",
             "workdays.view_calendarday",
             "workdays.change_calendarday",
             "workdays.view_calendaryear",

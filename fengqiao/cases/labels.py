@@ -37,6 +37,7 @@ WORKFLOW_ACTION_LABELS: dict[str, str | Promise] = {
     "supervise": _("Supervise (督办)"),
     "comment": _("Internal note"),
     "set_complexity": _("Set the complexity"),
+    "category_complexity": _("Complexity changed with the category"),
     "overdue_escalate": _("Escalated as overdue"),
     "remind": _("Deadline reminder"),
 }

@@ -915,13 +915,15 @@ def recompute_deadlines(cases: QuerySet[Case], batch_size: int = 500) -> int:
             if not batch:
                 break
             updated = []
+            now = timezone.now()
             for case in batch:
                 old = (case.first_response_due, case.resolution_due)
                 deadlines.recompute(case)
                 if (case.first_response_due, case.resolution_due) != old:
+                    case.updated_at = now  # the figures rollup refreshes what changed since its last run
                     updated.append(case)
             if updated:
-                Case.objects.bulk_update(updated, ["first_response_due", "resolution_due"])
+                Case.objects.bulk_update(updated, ["first_response_due", "resolution_due", "updated_at"])
                 changed += len(updated)
             last = batch[-1].pk
     return changed

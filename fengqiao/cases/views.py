@@ -389,7 +389,7 @@ def _suggestions(request: HttpRequest, case: Case) -> list[dict[str, Any]] | Non
         from . import duplicates
     except ImportError:
         return None
-    found = duplicates.suggest_duplicates(case, limit=5)
+    found = duplicates.suggest_duplicates(case, limit=5, user=request.user)
     visible = set(
         selectors.case_detail(request.user).filter(pk__in=[c.pk for c, _score in found]).values_list("pk", flat=True)
     )
@@ -739,7 +739,7 @@ def intake_duplicates(request: HttpRequest) -> HttpResponse:
         received_at=timezone.now(),
         kind=category.kind,
     )
-    found = duplicates.suggest_duplicates(draft, limit=5)
+    found = duplicates.suggest_duplicates(draft, limit=5, user=request.user)
     visible = set(
         selectors.case_detail(request.user).filter(pk__in=[c.pk for c, _s in found]).values_list("pk", flat=True)
     )

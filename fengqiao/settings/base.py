@@ -192,6 +192,7 @@ FENGQIAO_BENCH_ENDPOINTS = env_bool("FENGQIAO_BENCH_ENDPOINTS", False)
 FENGQIAO_SCHEDULE = {
     "fengqiao.audit.tasks.seal_audit_log": 30,
     "fengqiao.cases.sweeper.sweep_deadlines": 60,
+    "fengqiao.cases.figures.refresh_figures": 60,
 }
 
 # Notification channels (fengqiao.core.notify): dotted class paths, the logging channel by default;

@@ -200,6 +200,56 @@ DEFAULT_PARAMETERS: tuple[DefaultParameter, ...] = (
         _max_length(100),
     ),
     DefaultParameter(
+        "intake.max_photos",
+        gettext_lazy("Photos per report"),
+        ParameterType.INTEGER,
+        3,
+        gettext_lazy("How many photos a resident or handler may attach at once."),
+        _between(1, 20),
+    ),
+    DefaultParameter(
+        "case.first_response_days",
+        gettext_lazy("First response (working days)"),
+        ParameterType.INTEGER,
+        1,
+        gettext_lazy("A new report must be triaged within this many working days."),
+        _between(1, 30),
+    ),
+    DefaultParameter(
+        "case.deadline_days",
+        gettext_lazy("Resolution time limits (working days)"),
+        ParameterType.JSON,
+        {"simple": 3, "general": 7, "complex": 15},
+        gettext_lazy(
+            "Working days to resolve a case by complexity (simple 3, general 7; complex cases get a deadline at "
+            "triage, this is only the default)."
+        ),
+    ),
+    DefaultParameter(
+        "case.reopen_days",
+        gettext_lazy("Days to reopen"),
+        ParameterType.INTEGER,
+        14,
+        gettext_lazy("A dissatisfied resident may reopen a closed case within this many days."),
+        _between(1, 365),
+    ),
+    DefaultParameter(
+        "case.duplicate_window_days",
+        gettext_lazy("Duplicate search window (days)"),
+        ParameterType.INTEGER,
+        30,
+        gettext_lazy("Open cases received within this many days are compared when looking for duplicates."),
+        _between(1, 365),
+    ),
+    DefaultParameter(
+        "case.duplicate_radius_m",
+        gettext_lazy("Duplicate search radius (metres)"),
+        ParameterType.INTEGER,
+        300,
+        gettext_lazy("Cases within this distance count as near the same place."),
+        _between(10, 10000),
+    ),
+    DefaultParameter(
         "audit.verify_recent_blocks",
         gettext_lazy("Audit blocks checked on the verification page"),
         ParameterType.INTEGER,

@@ -277,8 +277,11 @@ def test_ensure_dictionary_is_idempotent(admin) -> None:
 def test_list_selectors(admin) -> None:
     services.ensure_default_parameters()
     viewer = make_user(["system.view_parameter", "system.view_dictionary"])
-    assert [p.key for p in parameter_list(viewer, q="photo")] == ["intake.max_photo_mb"]
-    assert {p.key for p in parameter_list(viewer, value_type=ParameterType.JSON)} == {"case.reminder_fractions"}
+    assert [p.key for p in parameter_list(viewer, q="photo_mb")] == ["intake.max_photo_mb"]
+    assert {p.key for p in parameter_list(viewer, value_type=ParameterType.JSON)} == {
+        "case.reminder_fractions",
+        "case.deadline_days",
+    }
     d = services.create_dictionary(actor=admin, code="case_type", name="Case type")
     services.create_item(d, actor=admin, value="dispute", label="矛盾纠纷")
     services.create_item(d, actor=admin, value="safety", label="安全隐患")

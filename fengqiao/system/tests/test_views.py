@@ -132,7 +132,7 @@ def test_create_and_delete_parameter(admin_client) -> None:
 
 
 def test_parameter_export(admin_client, defaults) -> None:
-    response = admin_client.get(reverse("system:parameter_export"), {"q": "photo"})
+    response = admin_client.get(reverse("system:parameter_export"), {"q": "photo_mb"})
     rows = _sheet(response)
     assert rows[1][0] == "intake.max_photo_mb" and rows[1][3] == "10" and len(rows) == 2
 
