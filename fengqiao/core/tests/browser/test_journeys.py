@@ -69,6 +69,8 @@ def test_administrator_desktop_journey(demo_district, live_server, browser_page,
         response = page.goto(f"{live_server.url}{detail}")
         assert response is not None and response.status == 200
         page.wait_for_selector(".leaflet-container", timeout=10000)
+        # the polygons arrive with the GeoJSON request after the page: wait for them
+        page.wait_for_selector(".leaflet-interactive", state="attached", timeout=15000)
         assert page.locator(".leaflet-interactive").count() >= 1  # the grid polygon is drawn
         shot(page, "grid")
     assert errors == []
