@@ -448,15 +448,17 @@ def _escalate(now: datetime.datetime, result: SweepResult) -> None:
         overdue_escalated_at__isnull=True,
     )
     skip_locked = connection.features.has_select_for_update_skip_locked
+    last_pk = 0  # keyset: never re-scan the rows already escalated in this pass
     while True:
         with transaction.atomic():
-            qs = Case.objects.filter(overdue).order_by("pk")
+            qs = Case.objects.filter(overdue, pk__gt=last_pk).order_by("pk")
             if skip_locked:
                 qs = qs.select_for_update(skip_locked=True, of=("self",))
             rows = list(qs.values(*_CLOCK_FIELDS)[:BATCH])
             if not rows:
                 return
             ids = [row["pk"] for row in rows]
+            last_pk = ids[-1]
             Case.objects.filter(pk__in=ids, overdue_escalated_at__isnull=True).update(
                 overdue_escalated_at=now, supervised=True
             )
