@@ -659,6 +659,8 @@ def _show(value: Any, definition: Mapping[str, Any]) -> str:
 # --- how the actions look ----------------------------------------------------------------------
 
 #: actions that move the case forward (shown as the main buttons)
+#: actions whose text goes to the resident, where the category's reply templates help
+REPLY_ACTIONS = frozenset({"feedback", "report_findings", "reject", "return"})
 PRIMARY_ACTIONS = frozenset(
     {"handle_here", "assign", "approve_escalation", "dispatch", "accept", "feedback", "pass_review", "resume"}
 )

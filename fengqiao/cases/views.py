@@ -42,6 +42,7 @@ from . import selectors, services
 from .forms import (
     DANGER_ACTIONS,
     PRIMARY_ACTIONS,
+    REPLY_ACTIONS,
     ActionForm,
     CaseFilterForm,
     IntakeForm,
@@ -264,7 +265,7 @@ def case_export(request: HttpRequest) -> HttpResponseBase:
         _("Kind"),
         _("Category"),
         _("Channel"),
-        _("Summary"),
+        pgettext("case list column", "Summary"),
         _("Community"),
         _("Grid"),
         _("Address"),
@@ -443,6 +444,7 @@ def _detail_context(
         "action_forms": forms,
         "open_action": bound.action if bound is not None else request.GET.get("action", ""),
         "primary_actions": PRIMARY_ACTIONS,
+        "reply_actions": REPLY_ACTIONS,
         "danger_actions": DANGER_ACTIONS,
         "templates": [t for t in (case.category.response_templates or []) if isinstance(t, dict) and t.get("text")],
         "suggestions": _suggestions(request, case) if triage and merge_possible else None,
@@ -508,6 +510,7 @@ def _form_response(request: HttpRequest, case: Case, form: ActionForm) -> HttpRe
             "form": form,
             "templates": [t for t in (case.category.response_templates or []) if isinstance(t, dict) and t.get("text")],
             "primary_actions": PRIMARY_ACTIONS,
+            "reply_actions": REPLY_ACTIONS,
             "danger_actions": DANGER_ACTIONS,
             "open_action": form.action,
         }
