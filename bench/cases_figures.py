@@ -237,7 +237,7 @@ def run(repeat: int) -> dict[str, object]:
     from fengqiao.cases.figures import refresh_rollup
     from fengqiao.cases.figures_models import CaseFigureMonth
     from fengqiao.cases.models import Case
-    from fengqiao.cases.views import CappedPaginator
+    from fengqiao.core.paging import CappedPaginator
 
     # the periodic task's incremental run after 500 cases were written (a busy few minutes)
     with connection.cursor() as cur:

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
-from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET
 
 from fengqiao.core.excel import excel_response
+from fengqiao.core.paging import CappedPaginator
 from fengqiao.system.selectors import get_parameter
 
 from . import selectors
@@ -33,24 +31,11 @@ from .services import record
 VIEW_PERM = "audit.view_auditevent"
 EXPORT_PERM = "audit.export_auditevent"
 EXPORT_MAX_ROWS = 100_000
-#: the lists count at most this many matches (an exact count of a large log is slow)
-COUNT_CAP = 10_000
 
 
 def _require(request: HttpRequest, perm: str) -> None:
     if not request.user.has_perm(perm):
         raise PermissionDenied
-
-
-class CappedPaginator(Paginator):
-    @cached_property
-    def count(self) -> int:
-        qs = cast(QuerySet[AuditEvent], self.object_list)
-        return qs[: COUNT_CAP + 1].count()
-
-    @property
-    def capped(self) -> bool:
-        return self.count > COUNT_CAP
 
 
 def _form(request: HttpRequest, kind: str) -> EventFilterForm:

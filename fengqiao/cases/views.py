@@ -12,19 +12,16 @@ import datetime
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, pgettext
 from django.views.decorators.cache import never_cache
@@ -34,6 +31,7 @@ from fengqiao.accounts.models import User
 from fengqiao.audit.models import Category as AuditCategory
 from fengqiao.audit.services import record
 from fengqiao.core.excel import excel_response
+from fengqiao.core.paging import CappedPaginator
 from fengqiao.core.personal import reveal_field
 from fengqiao.core.workflow import Transition
 from fengqiao.units.models import Unit
@@ -60,7 +58,6 @@ ACK_PERM = "cases.acknowledge_case"
 DUTY_PERM = "cases.view_dutyalert"
 PAGE_SIZE = 25
 #: the list counts at most this many matches (an exact count of a million rows is slow)
-COUNT_CAP = 10_000
 EXPORT_MAX_ROWS = 100_000
 REVEALABLE = ("reporter_name", "reporter_phone")
 THUMB_SIZE = (320, 320)
@@ -82,19 +79,6 @@ NAV_LABELS = (
 def _require(request: HttpRequest, perm: str) -> None:
     if not request.user.has_perm(perm):
         raise PermissionDenied
-
-
-class CappedPaginator(Paginator):
-    """Counts at most ``COUNT_CAP + 1`` rows; the page shows "more than 10,000" beyond that."""
-
-    @cached_property
-    def count(self) -> int:
-        qs = cast(QuerySet[Case], self.object_list)
-        return qs[: COUNT_CAP + 1].count()
-
-    @property
-    def capped(self) -> bool:
-        return self.count > COUNT_CAP
 
 
 # --- deadlines as shown -----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 from fengqiao.audit.models import AuditEvent
 from fengqiao.cases import services, views
 from fengqiao.cases.models import Case, CaseState, Category, DutyAlert
+from fengqiao.core import paging
 from fengqiao.units.models import Unit
 
 from . import test_views_support as support
@@ -155,7 +156,7 @@ def test_list_count_is_capped(users: dict[str, Any], category: Category, monkeyp
     grid = street_grid(users["street_centre_1"])
     for i in range(3):
         file_case(category, grid, description=f"第{i}件")
-    monkeypatch.setattr(views, "COUNT_CAP", 2)
+    monkeypatch.setattr(paging, "COUNT_CAP", 2)
     body = client_for(users["street_centre_1"]).get("/cases/").content.decode()
     assert "More than" in body
 
