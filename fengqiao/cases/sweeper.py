@@ -32,7 +32,9 @@
    escalate the same case; on SQLite writers are serialised anyway.
 
 Everything is written set-based (``bulk_create`` with ``ignore_conflicts``,
-``update``): no query per case. Idempotent: notifications and alerts carry
+``update``; the escalation writes plain tuples through
+``fengqiao.notifications.services.insert_rows``, 5,000 cases per batch): no
+query and, for the escalation, no model instance per case. Idempotent: notifications and alerts carry
 unique keys, escalation is guarded by ``overdue_escalated_at``, so a second
 sweep — or a second worker at the same moment — adds nothing.
 
@@ -81,6 +83,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_FRACTIONS = (0.5, 0.8)
 BATCH = 500
+ESCALATION_BATCH = 5000  # overdue cases locked and escalated per transaction
 CATCHUP = datetime.timedelta(hours=24)
 MARGIN = datetime.timedelta(minutes=2)  # overlap between sweeps: clocks of two workers may differ a little
 WATERMARK_KEY = "fengqiao:cases:sweep:watermark"
@@ -128,6 +131,7 @@ class _People:
 
         ids = {u for u in unit_ids if u is not None}
         self.by_unit: dict[int, list[Any]] = {}
+        self._members: dict[tuple[int | None, str], list[int]] = {}
         if ids:
             users = User.objects.filter(unit_id__in=ids, is_active=True).prefetch_related("roles__permissions")
             for user in users:
@@ -135,10 +139,15 @@ class _People:
                     self.by_unit.setdefault(user.unit_id, []).append(user)
 
     def members(self, unit_id: int | None, perm: str) -> list[int]:
-        """Members holding ``perm``; all members when nobody holds it (someone must hear)."""
-        people = self.by_unit.get(unit_id or 0, [])
-        holders = [u.pk for u in people if u.has_perm(perm)]
-        return holders or [u.pk for u in people]
+        """Members holding ``perm``; all members when nobody holds it (someone must hear).
+
+        Worked out once per (unit, permission): a batch asks the same question for many cases."""
+        found = self._members.get((unit_id, perm))
+        if found is None:
+            people = self.by_unit.get(unit_id or 0, [])
+            holders = [u.pk for u in people if u.has_perm(perm)]
+            found = self._members[(unit_id, perm)] = holders or [u.pk for u in people]
+        return found
 
 
 def _handlers(row: dict[str, Any], people: _People) -> list[int]:
@@ -436,8 +445,29 @@ def _create_alerts(alerts: list[DutyAlert]) -> int:
     return len(set(keys) - before)
 
 
+_ESCALATION_FIELDS = (
+    "pk",
+    "number",
+    "state",
+    "region_path",
+    "resolution_due",
+    "assignee_id",
+    "unit_id",
+    "triage_unit_id",
+)
+_EVENT_COLUMNS = ("case", "at", "action", "from_state", "to_state", "actor_label", "public", "note", "data")
+_ALERT_COLUMNS = ("case", "kind", "region_path", "unit", "dedupe_key", "created_at")
+
+
 def _escalate(now: datetime.datetime, result: SweepResult) -> None:
-    from fengqiao.notifications.services import notify_many
+    """Step 2: escalate the overdue cases, batch by batch (keyset over the locked rows).
+
+    Per batch: one locking read of the few columns needed, one UPDATE, and the events and alerts written
+    with ``insert_rows`` (plain tuples, no model instances; on PostgreSQL one statement per table; the
+    note, the key and ``data`` carry the case's own deadline), the notifications through ``notify_many``
+    with the recipients resolved once per (unit, permission).
+    """
+    from fengqiao.notifications.services import insert_rows, notify_many
 
     centres: _Centres | None = None
     overdue = Q(
@@ -448,67 +478,58 @@ def _escalate(now: datetime.datetime, result: SweepResult) -> None:
         overdue_escalated_at__isnull=True,
     )
     skip_locked = connection.features.has_select_for_update_skip_locked
+    label = str(_(SWEEPER_LABEL))[:100]
+    body_text, escalated_text, overdue_text = _(texts.OVERDUE_BODY), _(texts.OVERDUE_ESCALATED), _(texts.OVERDUE)
     last_pk = 0  # keyset: never re-scan the rows already escalated in this pass
     while True:
         with transaction.atomic():
             qs = Case.objects.filter(overdue, pk__gt=last_pk).order_by("pk")
             if skip_locked:
                 qs = qs.select_for_update(skip_locked=True, of=("self",))
-            rows = list(qs.values(*_CLOCK_FIELDS)[:BATCH])
+            rows = list(qs.values_list(*_ESCALATION_FIELDS)[:ESCALATION_BATCH])
             if not rows:
                 return
-            ids = [row["pk"] for row in rows]
+            ids = [row[0] for row in rows]
             last_pk = ids[-1]
             Case.objects.filter(pk__in=ids, overdue_escalated_at__isnull=True).update(
                 overdue_escalated_at=now, supervised=True
             )
             centres = centres or _Centres()
-            supervising = {row["pk"]: centres.supervising(row["unit_id"] or row["triage_unit_id"]) for row in rows}
-            people = _People(
-                [*supervising.values(), *(row["unit_id"] for row in rows), *(row["triage_unit_id"] for row in rows)]
-            )
+            supervising = {
+                unit: centres.supervising(unit) for unit in {row[6] or row[7] for row in rows}
+            }  # per handling (else triage) unit
+            people = _People([*supervising.values(), *(row[6] for row in rows), *(row[7] for row in rows)])
             items: list[tuple[Any, str, str, str, str, str | None]] = []
-            events, alerts = [], []
-            label = str(_(SWEEPER_LABEL))[:100]
-            for row in rows:
-                number, due = row["number"], row["resolution_due"]
-                key = f"case:{row['pk']}:overdue:{stamp(due)}"
+            events: list[tuple[Any, ...]] = []
+            alerts: list[tuple[Any, ...]] = []
+            for pk, number, state, region_path, due, assignee_id, unit_id, triage_unit_id in rows:
+                local = timezone.localtime(due)
+                due_stamp = local.isoformat()  # = stamp(due)
+                key = f"case:{pk}:overdue:{due_stamp}"
                 url = f"/cases/{number}/"
-                centre = supervising[row["pk"]]
-                body = _(texts.OVERDUE_BODY) % {"due": _local(due)}
+                centre = supervising[unit_id or triage_unit_id]
+                body = body_text % {"due": local.strftime("%Y-%m-%d %H:%M")}  # = _local(due)
                 if centre is not None:
-                    subject = _(texts.OVERDUE_ESCALATED) % {"number": number}
+                    subject = escalated_text % {"number": number}
                     for user_id in people.members(centre, "cases.supervise_case"):
                         items.append((user_id, "case.overdue_escalated", subject, body, url, key))
-                handler_subject = _(texts.OVERDUE) % {"number": number}
-                for user_id in _handlers(row, people):
+                if assignee_id:
+                    handlers = [assignee_id]
+                elif unit_id:
+                    handlers = people.members(unit_id, "cases.handle_case")
+                else:
+                    handlers = people.members(triage_unit_id, "cases.triage_case")
+                handler_subject = overdue_text % {"number": number}
+                for user_id in handlers:
                     items.append((user_id, "case.overdue", handler_subject, body, url, key))
-                events.append(
-                    CaseEvent(
-                        case_id=row["pk"],
-                        at=now,
-                        action="overdue_escalate",
-                        from_state=row["state"],
-                        to_state=row["state"],
-                        actor_label=label,
-                        public=False,
-                        note=body,
-                        data={"due": stamp(due), "supervising_unit": centre},
-                    )
-                )
-                alerts.append(
-                    DutyAlert(
-                        case_id=row["pk"],
-                        kind=DutyAlert.Kind.OVERDUE,
-                        region_path=row["region_path"],
-                        unit_id=centre or row["unit_id"] or row["triage_unit_id"],
-                        dedupe_key=f"overdue:{row['pk']}:{stamp(due)}"[:120],
-                        created_at=now,
-                    )
-                )
+                data = {"due": due_stamp, "supervising_unit": centre}
+                events.append((pk, now, "overdue_escalate", state, state, label, False, body, data))
+                alert_unit = centre or unit_id or triage_unit_id
+                alert_key = f"overdue:{pk}:{due_stamp}"[:120]
+                alerts.append((pk, DutyAlert.Kind.OVERDUE.value, region_path, alert_unit, alert_key, now))
                 result.escalated_numbers.append(number)
-            CaseEvent.objects.bulk_create(events, batch_size=BATCH)
-            result.alerts += _create_alerts(alerts)
+            insert_rows(CaseEvent, _EVENT_COLUMNS, events)
+            result.alerts += insert_rows(DutyAlert, _ALERT_COLUMNS, alerts, ignore_conflicts=True)
             result.notifications += notify_many(items)
             result.escalated += len(rows)
 

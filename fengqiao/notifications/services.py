@@ -15,13 +15,15 @@ the rows addressed to them).
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import connection, models, transaction
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from fengqiao.core.notify import Channel, Recipient, configured_channels, deliver
@@ -31,17 +33,30 @@ from .models import Notification
 logger = logging.getLogger(__name__)
 
 CLAIM_BATCH = 200
+_NOTIFICATION_COLUMNS = (
+    "recipient",
+    "kind",
+    "subject",
+    "body",
+    "url",
+    "dedupe_key",
+    "batch",
+    "created_at",
+    "delivered",
+    "channel",
+    "error",
+)
 
 
 def _user_ids(users: Iterable[Any]) -> list[int]:
-    ids: list[int] = []
+    ids: dict[int, None] = {}  # ordered, without repeats (notify_many may pass thousands of items)
     for user in users:
         if user is None:
             continue
         pk = user if isinstance(user, int) else getattr(user, "pk", None)
-        if pk is not None and pk not in ids:
-            ids.append(int(pk))
-    return ids
+        if pk is not None:
+            ids[int(pk)] = None
+    return list(ids)
 
 
 def notify(
@@ -90,7 +105,10 @@ def notify_many(items: Sequence[tuple[Any, str, str, str, str, str | None]]) -> 
     """Set-based ``notify`` for many different messages at once (the deadline sweeper).
 
     ``items``: ``(user or id, kind, subject, body, url, dedupe_key)``. Inactive users are skipped;
-    returns the number of notifications created.
+    returns the number of notifications created. The rows are written as plain tuples
+    (``insert_rows``: ``INSERT … ON CONFLICT DO NOTHING``, no model instance per row), so the
+    dedupe key still makes a second call — or a second worker — write nothing; the rows this call
+    created (found by their ``batch``) are handed to the delivery task after the commit.
     """
     ids = _user_ids(item[0] for item in items)
     if not ids:
@@ -103,23 +121,69 @@ def notify_many(items: Sequence[tuple[Any, str, str, str, str, str | None]]) -> 
         pk = user if isinstance(user, int) else getattr(user, "pk", None)
         if pk in active:
             rows.append(
-                Notification(
-                    recipient_id=pk,
-                    kind=kind[:50],
-                    subject=subject[:200],
-                    body=body,
-                    url=url[:500],
-                    dedupe_key=key[:200] if key else None,
-                    batch=batch,
-                    created_at=now,
+                (
+                    pk,
+                    kind[:50],
+                    subject[:200],
+                    body,
+                    url[:500],
+                    key[:200] if key else None,
+                    batch,
+                    now,
+                    False,
+                    "",
+                    "",
                 )
             )
+    if not rows:
+        return 0
     with transaction.atomic():
-        Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+        insert_rows(Notification, _NOTIFICATION_COLUMNS, rows, ignore_conflicts=True)
         pks = list(Notification.objects.filter(batch=batch).values_list("pk", flat=True))
     if pks:
         transaction.on_commit(lambda: dispatch(pks))
     return len(pks)
+
+
+def insert_rows(
+    model: type[models.Model], names: Sequence[str], rows: Sequence[Sequence[Any]], *, ignore_conflicts: bool = False
+) -> int:
+    """Insert many rows given as plain tuples of Python values (one per field in ``names``), without
+    building a model instance per row; returns the rows written (with ``ignore_conflicts``: without
+    those a unique constraint turned away — ``ON CONFLICT DO NOTHING`` / ``INSERT OR IGNORE``).
+
+    PostgreSQL: one ``INSERT … SELECT … FROM json_populate_recordset(NULL::table, %s)`` with the rows as
+    one JSON parameter (the table's own column types convert the values; datetimes, UUIDs go as their
+    ``str``, dicts for JSON columns as JSON). Elsewhere (SQLite): the values prepared by the fields and
+    one ``executemany`` of a single-row INSERT. Defaults are not applied: give every NOT NULL column.
+    (Used by ``notify_many`` and the deadline sweeper; a candidate for ``fengqiao.core``.)
+    """
+    if not rows:
+        return 0
+    meta = model._meta
+    fields = [meta.get_field(name) for name in names]
+    columns = [str(f.column) for f in fields]  # type: ignore[union-attr]
+    ops = connection.ops
+    on_conflict = OnConflict.IGNORE if ignore_conflicts else None
+    quoted = ", ".join(ops.quote_name(c) for c in columns)
+    insert = f"{ops.insert_statement(on_conflict=on_conflict)} {ops.quote_name(meta.db_table)} ({quoted})"
+    suffix = ops.on_conflict_suffix_sql(fields, on_conflict, None, None)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            payload = json.dumps(
+                [dict(zip(columns, row, strict=True)) for row in rows], default=str, ensure_ascii=False
+            )
+            source = f"json_populate_recordset(NULL::{ops.quote_name(meta.db_table)}, %s)"
+            # only quoted names from the model's metadata go into the text; the data is the parameter
+            cursor.execute(f"{insert} SELECT {quoted} FROM {source} {suffix}", [payload])  # noqa: S608
+        else:
+            values = ", ".join(["%s"] * len(fields))
+            prepared = [
+                [f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True)]  # type: ignore[union-attr]
+                for row in rows
+            ]
+            cursor.executemany(f"{insert} VALUES ({values}) {suffix}", prepared)
+        return max(cursor.rowcount, 0)
 
 
 def dispatch(pks: list[int]) -> None:

@@ -225,6 +225,7 @@ def test_overdue_cases_are_escalated_once_to_the_supervising_centre(world, djang
     closed = _case(world, received=RECEIVED, assignee=grid, state=CaseState.CLOSED)
     now = at(2026, 3, 6, 9)
     result = _sweep(now, capture=django_capture_on_commit_callbacks)
+    assert result.alerts == 3 and result.notifications == Notification.objects.count()
     assert result.escalated == 3 and set(result.escalated_numbers) == {
         overdue.number,
         at_district.number,
