@@ -138,11 +138,19 @@ class CaseQuerySet(RestrictedQuerySet["Case"]):
 
 
 class Case(PersonalDataModel):
-    number = models.CharField(_("tracking number"), max_length=20, unique=True)
-    public_token = models.CharField(max_length=64, unique=True, default=new_public_token, editable=False)
-    idempotency_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    # uniqueness as constraints rather than unique=True: on PostgreSQL that avoids a second
+    # (pattern-ops) index per column, which every write to this busy table would pay for
+    number = models.CharField(_("tracking number"), max_length=20)
+    public_token = models.CharField(max_length=64, default=new_public_token, editable=False)
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True, editable=False)
     kind = models.CharField(_("kind"), max_length=10, choices=CaseKind.choices, default=CaseKind.REPORT)
-    category = models.ForeignKey(Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="cases")
+    category = models.ForeignKey(
+        Category,
+        verbose_name=_("category"),
+        on_delete=models.PROTECT,
+        related_name="cases",
+        db_index=False,  # served by case_category_state_idx
+    )
     channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices)
     title = models.CharField(_("title"), max_length=120, blank=True)
     description = models.TextField(_("description"))
@@ -233,6 +241,11 @@ class Case(PersonalDataModel):
         verbose_name = _("case")
         verbose_name_plural = _("cases")
         ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["number"], name="case_number_unique"),
+            models.UniqueConstraint(fields=["public_token"], name="case_public_token_unique"),
+            models.UniqueConstraint(fields=["idempotency_key"], name="case_idempotency_key_unique"),
+        ]
         indexes = [
             models.Index(fields=["region_path", "-received_at"], name="case_path_received_idx"),
             models.Index(fields=["state", "resolution_due"], name="case_state_due_idx"),
@@ -335,7 +348,7 @@ class DutyAlert(models.Model):
     kind = models.CharField(max_length=12, choices=Kind.choices)
     region_path = models.CharField(max_length=15, editable=False)
     unit = models.ForeignKey("units.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    dedupe_key = models.CharField(max_length=120, unique=True)
+    dedupe_key = models.CharField(max_length=120)
     created_at = models.DateTimeField(db_index=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
@@ -349,6 +362,7 @@ class DutyAlert(models.Model):
         verbose_name = _("duty alert")
         verbose_name_plural = _("duty alerts")
         ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["dedupe_key"], name="dutyalert_dedupe_key_unique")]
         indexes = [
             models.Index(
                 fields=["region_path", "-created_at"],
