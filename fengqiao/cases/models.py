@@ -275,7 +275,8 @@ class Case(PersonalDataModel):
 class CaseEvent(models.Model):
     """Append-only history of a case: one row per applied transition or note."""
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    # both lookups are served by caseevent_case_at_idx (case, at) or not needed: no single-column indexes
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events", db_index=False)
     at = models.DateTimeField(_("time"))
     action = models.CharField(_("action"), max_length=40)
     from_state = models.CharField(max_length=20, blank=True)
@@ -286,6 +287,7 @@ class CaseEvent(models.Model):
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="+",
     )
     actor_label = models.CharField(_("by"), max_length=100, blank=True)
@@ -349,10 +351,10 @@ class DutyAlert(models.Model):
     region_path = models.CharField(max_length=15, editable=False)
     unit = models.ForeignKey("units.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     dedupe_key = models.CharField(max_length=120)
-    created_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField()
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
 
     objects = RestrictedQuerySet.as_manager()
