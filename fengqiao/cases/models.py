@@ -235,7 +235,8 @@ class Case(PersonalDataModel):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = CaseQuerySet.as_manager()
-    scope_spec = ScopeSpec(region_path="region_path", unit="unit", owner="assignee")
+    # the handler and the staff member who filed it (代办: "file and follow") always see the case
+    scope_spec = ScopeSpec(region_path="region_path", unit="unit", owner=("assignee", "filed_by"))
 
     class Meta:
         verbose_name = _("case")

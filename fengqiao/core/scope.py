@@ -50,14 +50,15 @@ class ScopeSpec:
 
     ``region_path``: lookup of the materialised region path (prefix-searched).
     ``unit``: lookup of the owning unit's id ("pk" for the Unit model itself).
-    ``owner``: lookup of the owning user's id, for the "self" scope.
+    ``owner``: lookup of the owning user's id, for the "self" scope (a tuple: any of them, e.g. a
+    case's handler and the staff member who filed it).
     ``shared``: reference data (e.g. roles) that is not tied to a place: any
     grant of the permission, whatever its scope, sees every row.
     """
 
     region_path: str | None = "region_path"
     unit: str | None = None
-    owner: str | None = None
+    owner: str | tuple[str, ...] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     shared: bool = False
 
@@ -70,13 +71,24 @@ class ScopedUser(Protocol):
     def get_grants(self, perm: str) -> list[Grant]: ...
 
 
+def _owner_q(spec: ScopeSpec, user_id: int) -> Q | None:
+    if not spec.owner:
+        return None
+    fields = (spec.owner,) if isinstance(spec.owner, str) else spec.owner
+    result: Q | None = None
+    for name in fields:
+        part = Q(**{name: user_id})
+        result = part if result is None else result | part
+    return result
+
+
 def _grant_q(grant: Grant, spec: ScopeSpec) -> Q | None:
     if grant.scope not in DataScope.values:
         return None  # unknown scope: fail closed
     if grant.scope == DataScope.ALL or spec.shared:
         return Q()
     if grant.scope == DataScope.SELF:
-        return Q(**{spec.owner: grant.user_id}) if spec.owner else None
+        return _owner_q(spec, grant.user_id)
     if grant.scope == DataScope.UNIT:
         if spec.unit and grant.unit_id is not None:
             return Q(**{spec.unit: grant.unit_id})
@@ -98,8 +110,8 @@ def _grant_q(grant: Grant, spec: ScopeSpec) -> Q | None:
                     continue  # an empty path would be "everything": fail closed
                 in_grid = Q(**{f"{spec.region_path}__under": grid_path})
                 grids = in_grid if grids is None else grids | in_grid
-        if spec.owner:
-            own = Q(**{spec.owner: grant.user_id})
+        own = _owner_q(spec, grant.user_id)
+        if own is not None:
             grids = own if grids is None else grids | own
         return grids
     if grant.scope == DataScope.CUSTOM:

@@ -311,3 +311,24 @@ def test_no_centre_no_case(users, category):
     Unit.objects.filter(kind="centre").update(is_active=False)
     with pytest.raises(ValidationError):
         submit(category, grid_of(users["street_centre_1"]))
+
+
+@pytest.mark.django_db
+def test_staff_who_filed_a_case_can_follow_it(users, category):
+    """Proxy filing: 'file and follow' — the filer sees the case even outside their grid scope."""
+    worker = users["grid_worker_1"]
+    other_street = users["street_centre_2"]
+    grid = grid_of(other_street)
+    assert grid is not None
+    case = services.submit_case(
+        category=category,
+        description="代居民反映：路灯不亮",
+        channel="proxy",
+        actor=worker,
+        community=grid.parent,
+        reporter_name="王五",
+        reporter_phone="13900139000",
+    )
+    assert Case.objects.restrict(worker, "view").filter(pk=case.pk).exists()
+    # a street centre elsewhere does not
+    assert not Case.objects.restrict(users["street_centre_1"], "view").filter(pk=case.pk).exists()
