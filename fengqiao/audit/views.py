@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET
 
-from fengqiao.core.excel import excel_response
+from fengqiao.core.excel import EXPORT_MAX_ROWS, excel_response
 from fengqiao.core.paging import CappedPaginator
 from fengqiao.system.selectors import get_parameter
 
@@ -30,7 +30,6 @@ from .services import record
 
 VIEW_PERM = "audit.view_auditevent"
 EXPORT_PERM = "audit.export_auditevent"
-EXPORT_MAX_ROWS = 100_000
 
 
 def _require(request: HttpRequest, perm: str) -> None:

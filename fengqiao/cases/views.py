@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from fengqiao.accounts.models import User
 from fengqiao.audit.models import Category as AuditCategory
 from fengqiao.audit.services import record
-from fengqiao.core.excel import excel_response
+from fengqiao.core.excel import EXPORT_MAX_ROWS, excel_response
 from fengqiao.core.paging import CappedPaginator
 from fengqiao.core.personal import reveal_field
 from fengqiao.core.workflow import Transition
@@ -57,8 +57,6 @@ REVEAL_PERM = "cases.reveal_case"
 ACK_PERM = "cases.acknowledge_case"
 DUTY_PERM = "cases.view_dutyalert"
 PAGE_SIZE = 25
-#: the list counts at most this many matches (an exact count of a million rows is slow)
-EXPORT_MAX_ROWS = 100_000
 REVEALABLE = ("reporter_name", "reporter_phone")
 THUMB_SIZE = (320, 320)
 DUTY_ALERTS_SHOWN = 50

@@ -28,6 +28,8 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_IMPORT_ROWS = 200_000
+#: the largest list any staff page exports in one file (narrower filters beyond that)
+EXPORT_MAX_ROWS = 100_000
 
 
 def _cell(value: Any) -> Any:

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from fengqiao.audit.models import Category
 from fengqiao.audit.services import record
-from fengqiao.core.excel import excel_response
+from fengqiao.core.excel import EXPORT_MAX_ROWS, excel_response
 
 from . import selectors, services
 from .forms import ImportForm, RegionCreateForm, RegionEditForm, RetireForm, apply_errors
@@ -26,7 +26,6 @@ from .imports import XLSX_TEMPLATE_HEADERS, import_regions_geojson, import_regio
 from .models import Level, Region
 from .rules import PARENT_LEVEL
 
-EXPORT_MAX_ROWS = 100_000
 CHILD_LEVEL = {parent: child for child, parent in PARENT_LEVEL.items()}
 
 

@@ -19,13 +19,12 @@ from django.utils.translation import pgettext, pgettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from fengqiao.core.excel import excel_response
+from fengqiao.core.excel import EXPORT_MAX_ROWS, excel_response
 
 from . import selectors, services
 from .forms import HouseholdForm, ResidentForm, apply_errors
 from .models import Gender, Household, Resident
 
-EXPORT_MAX_ROWS = 100_000
 FILTER_KEYS = ("community", "grid", "q")
 
 

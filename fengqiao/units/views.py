@@ -19,14 +19,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from fengqiao.audit.models import Category
 from fengqiao.audit.services import record
-from fengqiao.core.excel import excel_response
+from fengqiao.core.excel import EXPORT_MAX_ROWS, excel_response
 from fengqiao.regions.models import Region
 
 from . import selectors, services
 from .forms import AssignmentForm, EndAssignmentForm, UnitForm, apply_errors
 from .models import GridAssignment, GridRole, Unit, UnitKind
 
-EXPORT_MAX_ROWS = 100_000
 UNIT_FILTERS = ("kind", "region", "status", "q")
 ASSIGNMENT_FILTERS = ("role", "grid", "history", "unit")
 
