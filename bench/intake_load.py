@@ -4,9 +4,10 @@ Starts gunicorn on 127.0.0.1 against a dedicated PostgreSQL database and
 drives it from client threads on the same machine, alternating between
 
 - ``intake``: the real resident report form (``POST /r/<community>/`` with
-  CSRF, a signed idempotency key, a category, a description and a location:
-  validation, point-in-grid routing, deadlines, the case, its event, a duty
-  alert and the audit row, all in one transaction), and
+  CSRF, a signed idempotency key, a category, a description and a location):
+  every check that needs no routing, then one row in the intake inbox
+  (``fengqiao.intake.services.receive_report``; the write-behind inbox, see
+  docs/decisions/0002-write-behind-intake.md), and
 - ``bare``: a plain Django view that writes one row (``/bench/bare-write/``).
 
 Each target gets the same number of rounds of the same length, interleaved;
@@ -14,7 +15,14 @@ we report submissions per second and p50/p95 latency per target and their
 ratio. Targets (issue 3): intake at least half the bare endpoint's throughput,
 p95 under 200 ms. Load stays on loopback and is bounded in time.
 
-    .venv/bin/python bench/intake_load.py [--workers 4] [--clients 8] [--seconds 8] [--rounds 3]
+No task worker runs during the rounds, so the reports pile up in the inbox.
+Afterwards ``--drain-workers`` processes drain that backlog
+(``intake.services.drain_inbox``: batches of 200 with one point-in-grid query,
+the case, number, event, alert, audit row and notification task per report) and
+we report cases created per second: the inbox keeps up when that rate is above
+the intake rate.
+
+    .venv/bin/python bench/intake_load.py [--workers 4] [--clients 8] [--seconds 8] [--rounds 3] [--drain-workers 2]
 """
 
 from __future__ import annotations
@@ -80,6 +88,55 @@ def prepare() -> dict[str, object]:
     }
 
 
+def clear_inbox() -> int:
+    """Drain what an earlier run left in the inbox and drop queued drain tasks (nobody runs them here)."""
+    from django_tasks_db.models import DBTaskResult
+
+    from fengqiao.intake.services import drain_inbox
+
+    DBTaskResult.objects.all().delete()
+    return drain_inbox(seconds=600).created
+
+
+def drain_child() -> None:
+    """One drain worker (a child process): drain until the inbox is empty, print what it did."""
+    from fengqiao.intake.services import drain_inbox
+
+    start = time.time()
+    result = drain_inbox(seconds=3600)
+    print(json.dumps({**result.as_dict(), "start": start, "end": time.time()}))
+
+
+def measure_drain(workers: int) -> dict[str, float]:
+    from fengqiao.intake.models import Submission, SubmissionStatus
+
+    backlog = Submission.objects.filter(status=SubmissionStatus.PENDING).count()
+    env = dict(os.environ, DATABASE_URL=DB_URL, DJANGO_SETTINGS_MODULE="fengqiao.settings.dev", FENGQIAO_DEBUG="0")
+    env["FENGQIAO_LOG_LEVEL"] = "WARNING"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--drain-child"], cwd=ROOT, env=env, stdout=subprocess.PIPE
+        )
+        for _ in range(workers)
+    ]
+    outputs = [json.loads((p.communicate()[0] or b"{}").decode().strip().splitlines()[-1]) for p in procs]
+    # from the first worker's first claim to the last worker that registered something (start-up excluded)
+    busy = [o for o in outputs if int(o.get("created", 0))] or outputs
+    elapsed = max(float(o["end"]) for o in busy) - min(float(o["start"]) for o in outputs)
+    created = sum(int(o.get("created", 0)) for o in outputs)
+    failed = sum(int(o.get("failed", 0)) for o in outputs)
+    left = Submission.objects.filter(status=SubmissionStatus.PENDING).count()
+    return {
+        "backlog": backlog,
+        "workers": workers,
+        "cases_created": created,
+        "failed": failed,
+        "left_pending": left,
+        "seconds": round(elapsed, 2),
+        "cases_per_second": round(created / elapsed, 1) if elapsed else 0.0,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -119,6 +176,15 @@ def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("gunicorn did not start")
 
 
+def warm_up(port: int, community: str, workers: int) -> None:
+    """Load every gunicorn worker (imports, URL conf, grid index) before anything is timed."""
+    for _ in range(workers * 3):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        conn.request("GET", f"/r/{community}/")
+        conn.getresponse().read()
+        conn.close()
+
+
 class Client(threading.Thread):
     def __init__(self, port: int, target: str, ctx: dict[str, object], stop_at: float) -> None:
         super().__init__(daemon=True)
@@ -133,9 +199,12 @@ class Client(threading.Thread):
         form_path = f"/r/{self.ctx['community']}/"
         cookie, token = "", ""
         if self.target == "intake":
+            conn.timeout = 60  # the first page of a cold worker on a busy machine
             conn.request("GET", form_path)
             response = conn.getresponse()
             body = response.read().decode()
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
             cookies = response.headers.get_all("Set-Cookie") or []
             cookie = "; ".join(c.split(";", 1)[0] for c in cookies)
             match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body)
@@ -230,17 +299,27 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent client connections")
     parser.add_argument("--seconds", type=float, default=8.0, help="length of one round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per target (interleaved)")
+    parser.add_argument("--drain-workers", type=int, default=2, help="processes draining the backlog afterwards")
+    parser.add_argument("--drain-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.drain_child:
+        django_setup(DB_URL)
+        drain_child()
+        return
     ensure_pg_database(DB_URL)
     django_setup(DB_URL)
     ctx = prepare()
+    clear_inbox()
     from fengqiao.cases.models import Case
+    from fengqiao.intake.models import Submission
 
     cases_before = Case.objects.count()
+    received_before = Submission.objects.count()
     port = free_port()
     server = start_server(port, args.workers)
     totals = {"intake": Totals(), "bare": Totals()}
     try:
+        warm_up(port, str(ctx["community"]), args.workers)
         run_round(port, "intake", ctx, 2, 1.5)  # warm up both paths
         run_round(port, "bare", ctx, 2, 1.5)
         for i in range(args.rounds):
@@ -251,17 +330,23 @@ def main() -> None:
         server.wait(timeout=20)
     intake, bare = totals["intake"].report(), totals["bare"].report()
     ratio = round(intake["per_second"] / bare["per_second"], 3) if bare["per_second"] else 0.0
+    received = Submission.objects.count() - received_before
+    drain = measure_drain(args.drain_workers)
     result = {
         "workers": args.workers,
         "clients": args.clients,
         "intake": intake,
         "bare": bare,
         "throughput_ratio": ratio,
+        "reports_received": received,
+        "drain": drain,
         "cases_created": Case.objects.count() - cases_before,
     }
     print(json.dumps(result, indent=2, ensure_ascii=False))
     print(f"target intake >= 0.5x bare throughput: {'PASS' if ratio >= 0.5 else 'FAIL'}")
     print(f"target intake p95 < 200 ms: {'PASS' if intake['p95_ms'] < 200 else 'FAIL'}")
+    keeps_up = drain["cases_per_second"] >= intake["per_second"]
+    print(f"drain keeps up with intake ({drain['cases_per_second']}/s vs {intake['per_second']}/s): {keeps_up}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
+from fengqiao.api import api
 from fengqiao.dashboard import views as dashboard_views
 
 # Django's own admin bypasses the data scope, so it is for superusers only
@@ -26,6 +27,11 @@ urlpatterns = [
     path("cases/categories/", include("fengqiao.cases.category_urls")),
     path("figures/", include("fengqiao.cases.figures_urls")),
     path("cases/", include("fengqiao.cases.urls")),
+    path("teams/", include("fengqiao.teams.urls")),
+    path("grid/", include("fengqiao.grid.urls")),
+    path("open311/", include("fengqiao.open311.urls")),
+    path("api/v1/", api.urls),
+    path("webhooks/", include("fengqiao.webhooks.urls")),
     path("django-admin/", admin.site.urls),
 ]
 

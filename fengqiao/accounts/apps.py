@@ -25,5 +25,8 @@ class AccountsConfig(AppConfig):
                 "accounts.role.sync": _("Synchronised a built-in role"),
                 "accounts.user.export": _("Exported users"),
                 "accounts.role.export": _("Exported roles"),
+                "accounts.token.create": _("Created an API token"),
+                "accounts.token.revoke": _("Revoked an API token"),
+                "accounts.token.refused": _("Refused a revoked or expired API token"),
             }
         )

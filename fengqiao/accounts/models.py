@@ -229,3 +229,30 @@ def build_grants(
         )
         for row in rows
     ]
+
+
+class ApiToken(models.Model):
+    """A personal API token: the holder acts as ``user`` (same permissions and data scope).
+
+    Only a SHA-256 hash of the token is stored (the token is 256 random bits, so a plain hash
+    is enough); the token itself is shown once, when it is created. ``prefix`` (the first
+    characters) lets the owner tell tokens apart.
+    """
+
+    user = models.ForeignKey(User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("starts with"), max_length=12)
+    key_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"))
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["key_hash"], name="apitoken_key_hash_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -54,15 +54,47 @@ class BuiltinRole:
 
 #: read-only access to the shared reference data every working role needs
 _REGION_VIEW = ("regions.view_region",)
-_REGISTRY_VIEW = ("registry.view_household", "registry.view_resident")
+_REGISTRY_VIEW = (
+    "registry.view_household",
+    "registry.view_resident",
+    "registry.view_place",
+    "registry.view_organisation",
+    "registry.view_specialgroup",
+    "registry.view_groupmembership",
+)
 _REGISTRY_EDIT = (
     *_REGISTRY_VIEW,
     "registry.add_household",
     "registry.change_household",
     "registry.add_resident",
     "registry.change_resident",
+    "registry.add_place",
+    "registry.change_place",
+    "registry.add_organisation",
+    "registry.change_organisation",
+    "registry.add_groupmembership",
+    "registry.change_groupmembership",
+    "registry.delete_groupmembership",
 )
 _REVEAL = ("registry.reveal_resident",)
+#: members of sensitive special groups (community correction, severe mental illness...)
+_SENSITIVE = ("registry.view_sensitive_specialgroup",)
+#: visits and household colour tiers (fengqiao.grid)
+_GRID_VIEW = ("grid.view_visit", "grid.view_assessment", "grid.view_householdtier", "grid.view_assessmentmodel")
+_GRID_VISIT = (*_GRID_VIEW, "grid.add_visit", "grid.add_assessment")
+#: mediation and volunteer teams (fengqiao.teams): members, patrols, findings reported as cases
+_TEAMS_VIEW = ("teams.view_teammember", "teams.view_patrolrecord", "teams.view_patrolfinding")
+_TEAMS_EDIT = (
+    *_TEAMS_VIEW,
+    "teams.add_teammember",
+    "teams.change_teammember",
+    "teams.reveal_teammember",
+    "teams.add_patrolrecord",
+    "teams.change_patrolrecord",
+    "teams.add_patrolfinding",
+)
+#: a team member's own account (its unit is the team): patrols and findings of the own team
+_TEAMS_MEMBER = (*_TEAMS_VIEW, "teams.add_patrolrecord", "teams.add_patrolfinding")
 _GRID_ADMIN = (
     "units.view_gridassignment",
     "units.add_gridassignment",
@@ -81,8 +113,26 @@ _CASE_CENTRE = (
     "cases.approve_extension_case",
     "cases.reveal_case",
 )
-_LEADER_VIEW = ("regions.view_*", "units.view_*", *_REGISTRY_VIEW, "accounts.view_user", *_CASE_VIEW)
-_CENTRE = ("regions.view_*", "units.view_*", *_GRID_ADMIN, *_REGISTRY_EDIT, "accounts.view_user", *_CASE_CENTRE)
+_LEADER_VIEW = (
+    "regions.view_*",
+    "units.view_*",
+    *_REGISTRY_VIEW,
+    "accounts.view_user",
+    *_CASE_VIEW,
+    *_GRID_VIEW,
+    *_TEAMS_VIEW,
+)
+_CENTRE = (
+    "regions.view_*",
+    "units.view_*",
+    *_GRID_ADMIN,
+    *_REGISTRY_EDIT,
+    *_SENSITIVE,
+    "accounts.view_user",
+    *_CASE_CENTRE,
+    *_GRID_VIEW,
+    *_TEAMS_EDIT,
+)
 
 BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
     BuiltinRole("admin", _("System administrator"), DataScope.ALL, ("*",), _("Every permission, on all data.")),
@@ -106,10 +156,19 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
             "cases.add_category",
             "cases.change_category",
             "cases.delete_category",
+            "intake.view_submission",  # the intake inbox: reports that could not be registered
+            "intake.change_submission",
+            "grid.add_assessmentmodel",
+            "registry.add_specialgroup",
+            "registry.change_specialgroup",
             "workdays.view_calendarday",
             "workdays.change_calendarday",
             "workdays.view_calendaryear",
             "workdays.change_calendaryear",
+            "webhooks.view_subscription",
+            "webhooks.add_subscription",
+            "webhooks.change_subscription",
+            "webhooks.delete_subscription",
         ),
     ),
     BuiltinRole("street_centre", _("Street governance centre"), DataScope.UNIT_AND_BELOW, _CENTRE),
@@ -130,9 +189,12 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
             "units.view_gridassignment",
             *_REGISTRY_EDIT,
             *_REVEAL,
+            *_SENSITIVE,
             "accounts.view_user",
             *_CASE_HANDLE,
             *_DUTY,
+            *_GRID_VIEW,
+            *_TEAMS_EDIT,
             "cases.triage_case",
             "cases.review_case",
             "cases.reveal_case",
@@ -142,27 +204,44 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
         "grid_worker",
         _("Grid worker"),
         DataScope.GRIDS,
-        (*_REGION_VIEW, "units.view_gridassignment", *_REGISTRY_EDIT, *_REVEAL, *_CASE_HANDLE),
+        (
+            *_REGION_VIEW,
+            "units.view_gridassignment",
+            *_REGISTRY_EDIT,
+            *_REVEAL,
+            *_SENSITIVE,
+            *_CASE_HANDLE,
+            *_GRID_VISIT,
+        ),
         _("Sees the grids they are responsible for."),
     ),
     BuiltinRole(
         "community_police",
         _("Community police officer"),
         DataScope.GRIDS,
-        (*_REGION_VIEW, "units.view_gridassignment", *_REGISTRY_VIEW, *_REVEAL, *_CASE_HANDLE),
+        (
+            *_REGION_VIEW,
+            "units.view_gridassignment",
+            *_REGISTRY_VIEW,
+            *_REVEAL,
+            *_SENSITIVE,
+            *_CASE_HANDLE,
+            *_GRID_VISIT,
+        ),
         _("Sees the grids they are responsible for."),
     ),
     BuiltinRole(
         "department_handler",
         _("Department handler"),
         DataScope.UNIT,
-        (*_REGION_VIEW, "units.view_unit", *_CASE_HANDLE),
+        # also the role of a team member's account (its unit is the team): the team's cases and patrols
+        (*_REGION_VIEW, "units.view_unit", *_CASE_HANDLE, *_TEAMS_MEMBER),
     ),
     BuiltinRole(
         "command_room",
         _("Police command room"),
         DataScope.UNIT_AND_BELOW,
-        (*_REGION_VIEW, "units.view_unit", "units.view_gridassignment", *_REGISTRY_VIEW, *_CASE_VIEW),
+        (*_REGION_VIEW, "units.view_unit", "units.view_gridassignment", *_REGISTRY_VIEW, *_CASE_VIEW, *_GRID_VIEW),
     ),
     BuiltinRole(
         "risk_analyst",

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import token_views, views
 
 app_name = "accounts"
 
@@ -9,6 +9,8 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("me/", views.my_account, name="my_account"),
+    path("me/tokens/", token_views.api_tokens, name="api_tokens"),
+    path("me/tokens/<int:pk>/revoke/", token_views.api_token_revoke, name="api_token_revoke"),
     path("users/", views.user_list, name="user_list"),
     path("users/export/", views.user_export, name="user_export"),
     path("users/new/", views.user_create, name="user_create"),

@@ -43,23 +43,27 @@ def first_response_days() -> int:
     return int(value) if isinstance(value, int) and value > 0 else 1
 
 
-def recompute(case: Case) -> None:
-    """Set ``first_response_due`` and ``resolution_due`` from the case's own fields."""
+def recompute(case: Case, *, calendar: wd.Calendar | None = None) -> None:
+    """Set ``first_response_due`` and ``resolution_due`` from the case's own fields.
+
+    ``calendar``: a snapshot shared by a batch (one read of the calendar's versions for all of it).
+    """
+    cal = calendar if calendar is not None else wd.Calendar()
     received = case.received_at
     start = case.clock_started_at or received
     if case.kind == CaseKind.PETITION:
-        case.first_response_due = wd.add_calendar_days(received, PETITION_ACCEPT_DAYS)
-        base = wd.add_calendar_days(start, PETITION_HANDLE_DAYS + case.extension_days)
+        case.first_response_due = wd.add_calendar_days(received, PETITION_ACCEPT_DAYS, calendar=cal)
+        base = wd.add_calendar_days(start, PETITION_HANDLE_DAYS + case.extension_days, calendar=cal)
     else:
-        case.first_response_due = wd.add_working_days(received, first_response_days())
+        case.first_response_due = wd.add_working_days(received, first_response_days(), calendar=cal)
         if case.complexity == Complexity.COMPLEX and case.due_override is not None:
             base = case.due_override
             if case.extension_days:
-                base = wd.add_working_days(base, case.extension_days)
+                base = wd.add_working_days(base, case.extension_days, calendar=cal)
         else:
-            base = wd.add_working_days(start, resolution_days(case.complexity) + case.extension_days)
+            base = wd.add_working_days(start, resolution_days(case.complexity) + case.extension_days, calendar=cal)
     if case.suspended_days:
-        base = wd.add_working_days(base, case.suspended_days)
+        base = wd.add_working_days(base, case.suspended_days, calendar=cal)
     case.resolution_due = base
 
 

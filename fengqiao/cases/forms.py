@@ -28,7 +28,7 @@ from fengqiao.accounts.models import User
 from fengqiao.core.scope import ScopeSpec, scope_q
 from fengqiao.core.workflow import Transition
 from fengqiao.regions.models import Level, Region
-from fengqiao.units.models import GridAssignment, Unit, UnitKind
+from fengqiao.units.models import GridAssignment, GridRole, Unit, UnitKind
 
 from .labels import action_label
 from .models import Case, CaseKind, CaseState, Category, Channel, Complexity
@@ -123,6 +123,23 @@ def grid_staff(case: Case) -> QuerySet[User]:
         .values("user_id")
     )
     return User.objects.filter(is_active=True, pk__in=assignments).select_related("unit").order_by("username")
+
+
+def _grid_worker(case: Case) -> User | None:
+    """The first current grid worker (网格员) of the case's grid, if any."""
+    if case.grid_id is None:
+        return None
+    today = timezone.localdate()
+    assignment = (
+        GridAssignment.objects.filter(
+            grid_id=case.grid_id, role=GridRole.GRID_WORKER, valid_from__lte=today, user__is_active=True
+        )
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=today))
+        .select_related("user")
+        .order_by("user__username")
+        .first()
+    )
+    return assignment.user if assignment is not None else None
 
 
 class UnitChoiceField(forms.ModelChoiceField[Unit]):
@@ -288,6 +305,11 @@ class ActionForm(forms.Form):
                 empty_label=_("— anyone in the unit —"),
                 help_text=_("Optional: a grid worker or a member of the unit."),
             )
+        if needs_target and self.action == "assign" and not self.is_bound:
+            # the case's grid worker is the usual assignee: offered first and chosen already
+            worker = _grid_worker(case)
+            if worker is not None:
+                self.initial.setdefault("target_user", worker.pk)
         if needs_target:
             from django.urls import reverse
 

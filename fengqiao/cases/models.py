@@ -19,10 +19,12 @@ every transition: a stale form is refused (optimistic concurrency).
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from fengqiao.core.personal import BlindIndexField, EncryptedTextField, PersonalDataModel
@@ -347,7 +349,9 @@ class DutyAlert(models.Model):
         ESCALATED = "escalated", _("Escalated")
         REOPENED = "reopened", _("Reopened by the resident")
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="alerts")
+    # no case: a digest of ``case_count`` cases (the deadline sweeper's, when many go overdue at once)
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts")
+    case_count = models.PositiveIntegerField(_("cases"), default=1, db_default=1)  # db_default: older writers
     kind = models.CharField(max_length=12, choices=Kind.choices)
     region_path = models.CharField(max_length=15, editable=False)
     unit = models.ForeignKey("units.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -375,7 +379,12 @@ class DutyAlert(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.case_id}"
+        return f"{self.get_kind_display()} {self.case_id or self.case_count}"
+
+    @property
+    def cases_url(self) -> str:
+        """A digest's cases: the staff case list, overdue cases under the alert's place, most overdue first."""
+        return reverse("cases:list") + "?" + urlencode({"overdue": "on", "sort": "due", "region": self.region_path})
 
 
 from .figures_models import CaseFigureMonth, CaseFigureRefresh  # noqa: E402, F401 - figures rollup

@@ -17,8 +17,9 @@ from .workflow import CASE_WORKFLOW
 
 
 def case_list(user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[Case]:
-    """The staff case list; ``filters``: state, category, kind, channel, region (path), overdue,
-    mine ("assigned" / "unit" / "filed"), q (tracking number), order ("received" / "due")."""
+    """The staff case list; ``filters``: state, category, kind, channel, region (path), unit (id),
+    received_from / received_to (dates), overdue, mine ("assigned" / "unit" / "filed"),
+    q (tracking number), order ("received" / "due")."""
     filters = filters or {}
     qs: QuerySet[Case] = Case.objects.restrict(user, "view").select_related(
         "category", "community", "grid", "unit", "assignee"
@@ -35,6 +36,14 @@ def case_list(user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[C
     region = str(filters.get("region") or "")
     if region.isdigit():
         qs = qs.filter(region_path__under=region)
+    if filters.get("unit"):
+        qs = qs.filter(unit_id=filters["unit"])
+    # received date range (local dates, both included)
+    received_from, received_to = filters.get("received_from"), filters.get("received_to")
+    if isinstance(received_from, datetime.date):
+        qs = qs.filter(received_at__gte=_local_midnight(received_from))
+    if isinstance(received_to, datetime.date):
+        qs = qs.filter(received_at__lt=_local_midnight(received_to + datetime.timedelta(days=1)))
     if filters.get("overdue"):
         qs = qs.filter(state__in=OPEN_STATES, resolution_due__lt=timezone.now(), suspended_at__isnull=True)
     mine = filters.get("mine")
@@ -50,6 +59,10 @@ def case_list(user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[C
     if filters.get("order") == "due":
         return qs.order_by("resolution_due", "id")
     return qs.order_by("-received_at", "-id")
+
+
+def _local_midnight(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
 def case_detail(user: Any, action: str = "view") -> QuerySet[Case]:
@@ -97,7 +110,7 @@ def duty_alerts(user: Any) -> QuerySet[DutyAlert]:
     return (
         DutyAlert.objects.restrict(user, "view")
         .filter(acknowledged_at__isnull=True)
-        .select_related("case", "case__category", "case__community")
+        .select_related("case", "case__category", "case__community", "unit")
         .order_by("-created_at", "-id")
     )
 

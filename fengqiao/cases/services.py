@@ -255,26 +255,56 @@ def _unit_members(unit: Unit | None, perm: str | None = None) -> list[Any]:
 
 
 # --- intake ---------------------------------------------------------------------------------
+#
+# ``submit_case`` = ``clean_case_input`` (everything checkable without routing: shared with the
+# resident inbox, ``fengqiao.intake.services.receive_report``, which runs it in the request)
+# + ``place_case`` (point-in-grid, the triage centre; ``place_cases`` does a whole batch with one
+# vectorised grid look-up and one centre query) + ``create_case`` (the writes: the case, its
+# number, the event, photos, the duty alert, the audit row, the notification).
 
 
 @dataclass(frozen=True)
-class _Place:
+class CaseInput:
+    """A report's values after ``clean_case_input``: everything that can be checked without routing it."""
+
+    category: Category
+    description: str
+    channel: str
+    community: Region | None
+    lng: float | None
+    lat: float | None
+    address: str
+    reporter_name: str
+    reporter_phone: str
+    anonymous: bool
+    extra: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a report goes: its grid and community (by the point, else the given community) and triage centre."""
+
     grid: Region | None
     community: Region | None
     region_path: str
+    triage_unit: Unit
 
 
-def _place(community: Region | None, lng: float | None, lat: float | None) -> _Place:
-    from fengqiao.regions.locate import locate
-
-    grid, located_community = locate(lng, lat) if lng is not None and lat is not None else (None, None)
-    if grid is not None:
-        return _Place(grid, located_community, grid.path)
-    if community is not None:
-        return _Place(None, community, community.path)
-    raise ValidationError(
+def _no_place() -> ValidationError:
+    return ValidationError(
         {"community": _("Choose the community, or mark the place on the map inside the district's grids.")}
     )
+
+
+def _no_centre() -> ValidationError:
+    return ValidationError({"community": _("No governance centre is set up for this place; tell the administrator.")})
+
+
+def _check_category_place(category: Category, region_path: str) -> None:
+    if category.district_id is not None and not region_path.startswith(
+        category.district.path if category.district else ""
+    ):
+        raise ValidationError({"category": _("This category is not used in this district.")})
 
 
 def _validate_extra(category: Category, extra: dict[str, Any]) -> dict[str, Any]:
@@ -316,33 +346,23 @@ def _validate_extra(category: Category, extra: dict[str, Any]) -> dict[str, Any]
     return clean
 
 
-def submit_case(
+def clean_case_input(
     *,
     category: Category,
     description: str,
     channel: str,
-    actor: Any = None,
     community: Region | None = None,
     lng: float | None = None,
     lat: float | None = None,
     address: str = "",
-    title: str = "",
     reporter_name: str = "",
     reporter_phone: str = "",
     anonymous: bool = False,
     extra: dict[str, Any] | None = None,
-    idempotency_key: str | None = None,
     files: Sequence[UploadedFile] = (),
-    kind: str | None = None,
-    received_at: datetime.datetime | None = None,
-    alert: bool = True,
-) -> Case:
-    """Create a case from any channel; see the module docstring. Returns the existing
-    case when ``idempotency_key`` was used before (double tap, flaky network)."""
-    if idempotency_key:
-        existing = Case.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
+) -> CaseInput:
+    """Check a report without routing it (no grid look-up, no centre); raise one ``ValidationError``
+    keyed by field with every problem. Photos are checked by content (``validate_upload``)."""
     errors: dict[str, list[str]] = {}
     description = (description or "").strip()
     if not description:
@@ -356,6 +376,11 @@ def submit_case(
         errors["channel"] = [_("Unknown channel.")]
     if not category.is_active:
         errors["category"] = [_("This category is no longer in use; choose another.")]
+    elif community is not None and community.level == Level.COMMUNITY:
+        try:
+            _check_category_place(category, community.path)
+        except ValidationError as exc:
+            errors.setdefault("category", []).extend(exc.messages)
     if (lng is None) != (lat is None):
         errors["location"] = [_("Give both longitude and latitude, or neither.")]
     elif lng is not None and lat is not None and not (-180 <= lng <= 180 and -90 <= lat <= 90):
@@ -381,82 +406,269 @@ def submit_case(
             errors.setdefault(key, []).extend(messages)
     if errors:
         raise ValidationError(errors)
-    place = _place(community, lng, lat)
-    street = _ancestor(place.community, Level.STREET)
-    triage_unit = _centre_for(street) or _centre_for(place.community)
+    return CaseInput(
+        category=category,
+        description=description,
+        channel=channel,
+        community=community,
+        lng=lng,
+        lat=lat,
+        address=(address or "")[:200],
+        reporter_name="" if anonymous else (reporter_name or "").strip()[:50],
+        reporter_phone="" if anonymous else phone,
+        anonymous=anonymous,
+        extra=clean_extra,
+    )
+
+
+def _triage_for(community: Region | None, centre_of: Any) -> Unit | None:
+    """The street's centre (or the nearest above it), else the community's own; ``centre_of(region)``."""
+    return centre_of(_ancestor(community, Level.STREET)) or centre_of(community)
+
+
+def place_case(data: CaseInput) -> Placement:
+    """Route one report: the grid containing its point (else its community) and the triage centre."""
+    from fengqiao.regions.locate import locate
+
+    grid, located = locate(data.lng, data.lat) if data.lng is not None and data.lat is not None else (None, None)
+    if grid is not None:
+        grid_, community, path = grid, located, grid.path
+    elif data.community is not None:
+        grid_, community, path = None, data.community, data.community.path
+    else:
+        raise _no_place()
+    triage_unit = _triage_for(community, _centre_for)
     if triage_unit is None:
-        raise ValidationError(
-            {"community": _("No governance centre is set up for this place; tell the administrator.")}
-        )
-    if category.district_id is not None and not place.region_path.startswith(
-        category.district.path if category.district else ""
-    ):
-        raise ValidationError({"category": _("This category is not used in this district.")})
+        raise _no_centre()
+    _check_category_place(data.category, path)
+    return Placement(grid_, community, path, triage_unit)
+
+
+def place_cases(items: Sequence[CaseInput]) -> list[Placement | ValidationError]:
+    """``place_case`` for a batch, set-based: one vectorised point-in-grid query
+    (``GridIndex.locate_many``), one query for the grids and their ancestors, one for the centres.
+    Each item gets its ``Placement`` or the ``ValidationError`` ``place_case`` would raise."""
+    from fengqiao.regions.locate import grid_index
+
+    points = [i for i, d in enumerate(items) if d.lng is not None and d.lat is not None]
+    grid_of: dict[int, int] = {}
+    if points:
+        index = grid_index()
+        found = index.locate_many([items[i].lng or 0.0 for i in points], [items[i].lat or 0.0 for i in points])
+        for i, hit in zip(points, found.tolist(), strict=True):
+            if hit >= 0:
+                grid_of[i] = int(index.grid_ids[hit])
+    chain = "parent__parent__parent__parent__parent"  # grid → community → street → county → prefecture → province
+    grids = Region.objects.select_related(chain).in_bulk(set(grid_of.values()))
+    communities: dict[int, Region] = {}
+    for i, d in enumerate(items):
+        if i not in grid_of and d.community is not None:
+            communities[d.community.pk] = d.community
+    missing = [pk for pk, c in communities.items() if not _has_chain(c)]
+    if missing:
+        communities.update(Region.objects.select_related("parent__parent__parent__parent").in_bulk(missing))
+    regions: set[int] = set()
+    for region in [*grids.values(), *communities.values()]:
+        node: Region | None = region
+        while node is not None:
+            regions.add(node.pk)
+            node = node.parent
+    centres: dict[int, Unit] = {}
+    for unit in Unit.objects.filter(region_id__in=regions, kind=UnitKind.CENTRE, is_active=True).order_by("-id"):
+        centres[unit.region_id] = unit  # the lowest id wins, as in ``_centre_for``
+
+    def centre_of(region: Region | None) -> Unit | None:
+        node = region
+        while node is not None:
+            if node.pk in centres:
+                return centres[node.pk]
+            node = node.parent
+        return None
+
+    result: list[Placement | ValidationError] = []
+    for i, d in enumerate(items):
+        grid = grids.get(grid_of[i]) if i in grid_of else None
+        if grid is not None:
+            grid_, community, path = grid, grid.parent, grid.path
+        elif d.community is not None:
+            grid_, community = None, communities.get(d.community.pk, d.community)
+            path = community.path
+        else:
+            result.append(_no_place())
+            continue
+        triage_unit = _triage_for(community, centre_of)
+        if triage_unit is None:
+            result.append(_no_centre())
+            continue
+        try:
+            _check_category_place(d.category, path)
+        except ValidationError as exc:
+            result.append(exc)
+            continue
+        result.append(Placement(grid_, community, path, triage_unit))
+    return result
+
+
+def _has_chain(region: Region) -> bool:
+    """Whether ``region``'s ancestors are already loaded (no query per step when walking up)."""
+    node: Region | None = region
+    while node is not None:
+        if node.parent_id is None:
+            return True
+        if not Region.parent.is_cached(node):
+            return False
+        node = node.parent
+    return True
+
+
+def create_case(
+    data: CaseInput,
+    placement: Placement,
+    *,
+    actor: Any = None,
+    title: str = "",
+    idempotency_key: str | None = None,
+    public_token: str | None = None,
+    files: Sequence[UploadedFile] = (),
+    kind: str | None = None,
+    received_at: datetime.datetime | None = None,
+    alert: bool = True,
+    notify: bool = True,
+    calendar: Any = None,
+) -> Case:
+    """The writes of intake, for a checked (``clean_case_input``) and routed (``place_case``) report:
+    the case and its number, the public ``submit`` event, the photos, the duty alert, the audit row
+    and (after commit) the new-case notification. Atomic; a repeated ``idempotency_key`` or
+    ``public_token`` raises ``IntegrityError`` (``submit_case`` turns that into the existing case).
+
+    For batches (the intake inbox): ``calendar`` is one working-day calendar snapshot for all of it,
+    and ``notify=False`` leaves the new-case notification to the caller (one task per batch, which
+    sends the same ``notify_new`` per case)."""
     now = _now()
     received = received_at or now
     if timezone.is_naive(received):
         raise ValidationError({"received_at": _("The time of receipt needs a time zone.")})
+    category = data.category
+    with transaction.atomic():
+        case = Case(
+            number=f"tmp-{idempotency_key or public_token or now.timestamp()}"[:20],
+            idempotency_key=idempotency_key or None,
+            kind=kind or category.kind,
+            category=category,
+            channel=data.channel,
+            title=title[:120],
+            description=data.description,
+            extra=data.extra,
+            address=data.address,
+            lng=data.lng,
+            lat=data.lat,
+            community=placement.community,
+            grid=placement.grid,
+            region_path=placement.region_path,
+            anonymous=data.anonymous,
+            reporter_name=data.reporter_name,
+            reporter_phone=data.reporter_phone,
+            filed_by=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
+            state=CaseState.SUBMITTED,
+            triage_unit=placement.triage_unit,
+            unit=placement.triage_unit,
+            complexity=category.default_complexity,
+            received_at=received,
+            clock_started_at=received,
+        )
+        if public_token:
+            case.public_token = public_token
+        deadlines.recompute(case, calendar=calendar)
+        case.save()
+        case.number = f"{timezone.localtime(received):%Y%m%d}{case.pk:06d}"
+        case.save(update_fields=["number"])
+        event = _event(
+            case,
+            "submit",
+            actor=actor,
+            from_state="",
+            public=True,
+            note="",
+            data={"channel": data.channel},
+            actor_label=_("Resident") if actor is None else "",
+        )
+        _attach(case, event, files, actor=actor, resident=actor is None)
+        if alert:  # bulk imports of past cases don't flood the duty console
+            _alert(case, DutyAlert.Kind.NEW_CASE, f"new:{case.pk}", unit=placement.triage_unit)
+        record(
+            "cases.submit",
+            actor=actor,
+            obj=case,
+            after={"category": category.code, "channel": data.channel, "state": case.state},
+            actor_name="" if actor is not None else _("Resident"),
+        )
+        if alert and notify:
+            transaction.on_commit(lambda: _enqueue_new_case_notice(case.pk))
+    return case
+
+
+def submit_case(
+    *,
+    category: Category,
+    description: str,
+    channel: str,
+    actor: Any = None,
+    community: Region | None = None,
+    lng: float | None = None,
+    lat: float | None = None,
+    address: str = "",
+    title: str = "",
+    reporter_name: str = "",
+    reporter_phone: str = "",
+    anonymous: bool = False,
+    extra: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    files: Sequence[UploadedFile] = (),
+    kind: str | None = None,
+    received_at: datetime.datetime | None = None,
+    alert: bool = True,
+    public_token: str | None = None,
+) -> Case:
+    """Create a case from any channel; see the module docstring. Returns the existing
+    case when ``idempotency_key`` was used before (double tap, flaky network)."""
+    if idempotency_key:
+        existing = Case.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    data = clean_case_input(
+        category=category,
+        description=description,
+        channel=channel,
+        community=community,
+        lng=lng,
+        lat=lat,
+        address=address,
+        reporter_name=reporter_name,
+        reporter_phone=reporter_phone,
+        anonymous=anonymous,
+        extra=extra,
+        files=files,
+    )
+    placement = place_case(data)
     try:
-        with transaction.atomic():
-            case = Case(
-                number=f"tmp-{idempotency_key or now.timestamp()}"[:20],
-                idempotency_key=idempotency_key or None,
-                kind=kind or category.kind,
-                category=category,
-                channel=channel,
-                title=title[:120],
-                description=description,
-                extra=clean_extra,
-                address=address[:200],
-                lng=lng,
-                lat=lat,
-                community=place.community,
-                grid=place.grid,
-                region_path=place.region_path,
-                anonymous=anonymous,
-                reporter_name="" if anonymous else reporter_name.strip()[:50],
-                reporter_phone="" if anonymous else phone,
-                filed_by=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
-                state=CaseState.SUBMITTED,
-                triage_unit=triage_unit,
-                unit=triage_unit,
-                complexity=category.default_complexity,
-                received_at=received,
-                clock_started_at=received,
-            )
-            deadlines.recompute(case)
-            case.save()
-            case.number = f"{timezone.localtime(received):%Y%m%d}{case.pk:06d}"
-            case.save(update_fields=["number"])
-            event = _event(
-                case,
-                "submit",
-                actor=actor,
-                from_state="",
-                public=True,
-                note="",
-                data={"channel": channel},
-                actor_label=_("Resident") if actor is None else "",
-            )
-            _attach(case, event, files, actor=actor, resident=actor is None)
-            if alert:  # bulk imports of past cases don't flood the duty console
-                _alert(case, DutyAlert.Kind.NEW_CASE, f"new:{case.pk}", unit=triage_unit)
-            record(
-                "cases.submit",
-                actor=actor,
-                obj=case,
-                after={"category": category.code, "channel": channel, "state": case.state},
-                actor_name="" if actor is not None else _("Resident"),
-            )
-            if alert:
-                transaction.on_commit(lambda: _enqueue_new_case_notice(case.pk))
+        return create_case(
+            data,
+            placement,
+            actor=actor,
+            title=title,
+            idempotency_key=idempotency_key,
+            public_token=public_token,
+            files=files,
+            kind=kind,
+            received_at=received_at,
+            alert=alert,
+        )
     except IntegrityError:
         if idempotency_key:
             existing = Case.objects.filter(idempotency_key=idempotency_key).first()
             if existing is not None:
                 return existing
         raise
-    return case
 
 
 def _enqueue_new_case_notice(case_id: int) -> None:

@@ -24,19 +24,34 @@
    ``remind`` event on the case's timeline.
 2. **Escalation.** Open, unresolved, not suspended cases past ``resolution_due``
    and not yet escalated are escalated once: ``overdue_escalated_at`` and
-   ``supervised`` are set, an ``overdue_escalate`` case event is written, an
-   "overdue" duty alert raised, and the supervising centre (the centre above the
-   handling centre; for a department or police station, the centre of its
-   region) and the handler are notified. Done in batches of rows locked with
-   ``select_for_update(skip_locked=True)`` on PostgreSQL, so two workers never
-   escalate the same case; on SQLite writers are serialised anyway.
+   ``supervised`` are set, an ``overdue_escalate`` case event is written on the
+   case's timeline, an "overdue" duty alert raised, and the supervising centre
+   (the centre above the handling centre; for a department or police station,
+   the centre of its region) and the handler are notified. The candidates are
+   read once (ids), then escalated ``ESCALATION_BATCH`` per transaction, the rows
+   locked again with the condition re-checked (``FOR UPDATE SKIP LOCKED`` on
+   PostgreSQL), so two workers never escalate the same case; on SQLite writers
+   are serialised anyway.
 
-Everything is written set-based (``bulk_create`` with ``ignore_conflicts``,
-``update``; the escalation writes plain tuples through
-``fengqiao.notifications.services.insert_rows``, 5,000 cases per batch): no
-query and, for the escalation, no model instance per case. Idempotent: notifications and alerts carry
-unique keys, escalation is guarded by ``overdue_escalated_at``, so a second
-sweep — or a second worker at the same moment — adds nothing.
+   **Digests.** When a backlog goes overdue at once, nobody is helped by
+   thousands of messages: whoever would get more than ``DIGEST_AFTER`` overdue
+   notifications in one batch gets one digest instead (``case.overdue_digest``:
+   the count, the first tracking numbers, a link to the list of overdue cases),
+   and a centre that would get more than ``DIGEST_AFTER`` duty alerts gets one
+   alert with ``case=None`` and ``case_count`` (the duty console shows the count
+   and links to the list). Each case still gets its own event. A few overdue
+   cases are alerted and notified one by one, as before.
+
+On PostgreSQL a batch of the escalation is one statement (``_ESCALATE_SQL``:
+lock, UPDATE … RETURNING, the events and alerts inserted from it in the same
+statement; only the columns the notifications need come back to Python).
+Elsewhere (SQLite) ``_escalate_batch_rows`` does the same with a read, an update
+and plain-row inserts (``fengqiao.notifications.services.insert_rows``). The
+reminders are written set-based too (``bulk_create`` with ``ignore_conflicts``).
+Idempotent: notifications and alerts carry unique keys, escalation is guarded
+by ``overdue_escalated_at`` (set in the transaction that writes the event, the
+alert and the notifications), so a second sweep — or a second worker at the
+same moment — adds nothing.
 
 "Since the previous sweep" is the watermark kept in Django's cache (shared
 with Redis); without one (first run, restart with the local-memory cache) the
@@ -59,6 +74,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -67,6 +83,7 @@ from django.db.models.functions import Coalesce, ExtractYear
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django_tasks import task
 
 from fengqiao.audit.models import Category as AuditCategory
@@ -83,7 +100,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_FRACTIONS = (0.5, 0.8)
 BATCH = 500
-ESCALATION_BATCH = 5000  # overdue cases locked and escalated per transaction
+ESCALATION_BATCH = 20000  # overdue cases locked and escalated per transaction (bench: 5,000 was slower)
 CATCHUP = datetime.timedelta(hours=24)
 MARGIN = datetime.timedelta(minutes=2)  # overlap between sweeps: clocks of two workers may differ a little
 WATERMARK_KEY = "fengqiao:cases:sweep:watermark"
@@ -445,6 +462,15 @@ def _create_alerts(alerts: list[DutyAlert]) -> int:
     return len(set(keys) - before)
 
 
+# --- step 2: escalation ----------------------------------------------------------------------------
+
+# more overdue cases than this in one batch for one person (one centre): one digest notification (alert) instead
+DIGEST_AFTER = 20
+DIGEST_NUMBERS = 10  # tracking numbers named in a digest
+OVERDUE_DIGEST_SUPERVISE = gettext_noop("%(count)d overdue cases were escalated to your centre for supervision")
+OVERDUE_DIGEST_HANDLE = gettext_noop("%(count)d cases you handle are overdue")
+OVERDUE_DIGEST_BODY = gettext_noop("Among them: %(numbers)s. The link opens the list of overdue cases.")
+
 _ESCALATION_FIELDS = (
     "pk",
     "number",
@@ -456,82 +482,253 @@ _ESCALATION_FIELDS = (
     "triage_unit_id",
 )
 _EVENT_COLUMNS = ("case", "at", "action", "from_state", "to_state", "actor_label", "public", "note", "data")
-_ALERT_COLUMNS = ("case", "kind", "region_path", "unit", "dedupe_key", "created_at")
+_ALERT_COLUMNS = ("case", "case_count", "kind", "region_path", "unit", "dedupe_key", "created_at")
+
+# one escalated case, as both paths return it: (pk, number, assignee_id, unit_id, triage_unit_id,
+# supervising centre, deadline stamp (``stamp(due)``), deadline as shown (``_local(due)``))
+_Escalated = tuple[int, str, int | None, int | None, int | None, int | None, str, str]
 
 
-def _escalate(now: datetime.datetime, result: SweepResult) -> None:
-    """Step 2: escalate the overdue cases, batch by batch (keyset over the locked rows).
-
-    Per batch: one locking read of the few columns needed, one UPDATE, and the events and alerts written
-    with ``insert_rows`` (plain tuples, no model instances; on PostgreSQL one statement per table; the
-    note, the key and ``data`` carry the case's own deadline), the notifications through ``notify_many``
-    with the recipients resolved once per (unit, permission).
-    """
-    from fengqiao.notifications.services import insert_rows, notify_many
-
-    centres: _Centres | None = None
-    overdue = Q(
+def _overdue(now: datetime.datetime) -> Q:
+    return Q(
         state__in=OPEN_STATES,
         suspended_at__isnull=True,
         resolved_at__isnull=True,
         resolution_due__lt=now,
         overdue_escalated_at__isnull=True,
     )
-    skip_locked = connection.features.has_select_for_update_skip_locked
-    label = str(_(SWEEPER_LABEL))[:100]
+
+
+def _split(template: str) -> tuple[str, str]:
+    """``template`` (with one ``%(due)s``) as the text before and after the deadline."""
+    before, _sep, after = (template % {"due": "\x00"}).partition("\x00")
+    return before, after
+
+
+# PostgreSQL: one statement per batch. The rows are locked (skip-locked: another worker's rows are
+# left to it), escalated, and their events and alerts written from the UPDATE's RETURNING; only the
+# few columns needed for the notifications come back. The deadline's stamp is the one ``stamp()``
+# makes in Python (local ISO 8601, microseconds only when not zero), so keys match the other path.
+_ESCALATE_SQL = """
+WITH picked AS (
+    SELECT id FROM cases_case
+    WHERE id = ANY(%(ids)s::bigint[]) AND state = ANY(%(open)s::varchar[]) AND suspended_at IS NULL
+      AND resolved_at IS NULL AND resolution_due < %(now)s AND overdue_escalated_at IS NULL
+    FOR UPDATE SKIP LOCKED
+), escalated AS (
+    UPDATE cases_case c SET overdue_escalated_at = %(now)s, supervised = true
+    FROM picked WHERE c.id = picked.id
+    RETURNING c.id, c.number, c.state, c.region_path, c.assignee_id, c.unit_id, c.triage_unit_id,
+              c.resolution_due AT TIME ZONE %(tz)s AS local_due,
+              extract(epoch FROM (c.resolution_due AT TIME ZONE %(tz)s)
+                                 - (c.resolution_due AT TIME ZONE 'UTC'))::int / 60 AS offset_minutes
+), escalated_rows AS (
+    SELECT e.id, e.number, e.state, e.region_path, e.assignee_id, e.unit_id, e.triage_unit_id, s.centre,
+           to_char(e.local_due, 'YYYY-MM-DD"T"HH24:MI:SS')
+           || CASE WHEN date_part('microseconds', e.local_due)::bigint %% 1000000 <> 0
+                   THEN to_char(e.local_due, '.US') ELSE '' END
+           || CASE WHEN e.offset_minutes < 0 THEN '-' ELSE '+' END
+           || lpad((abs(e.offset_minutes) / 60)::text, 2, '0') || ':'
+           || lpad((abs(e.offset_minutes) %% 60)::text, 2, '0') AS stamp,
+           to_char(e.local_due, 'YYYY-MM-DD HH24:MI') AS due_text
+    FROM escalated e
+    LEFT JOIN unnest(%(units)s::bigint[], %(centres)s::bigint[]) AS s(unit, centre)
+           ON s.unit = coalesce(e.unit_id, e.triage_unit_id)
+), events AS (
+    INSERT INTO cases_caseevent (case_id, at, action, from_state, to_state, actor_label, public, note, data)
+    SELECT id, %(now)s, 'overdue_escalate', state, state, %(label)s, false,
+           %(note_before)s || due_text || %(note_after)s,
+           jsonb_build_object('due', stamp, 'supervising_unit', centre)
+    FROM escalated_rows
+), alerting AS (
+    SELECT id, region_path, coalesce(centre, unit_id, triage_unit_id) AS unit, stamp,
+           count(*) OVER (PARTITION BY coalesce(centre, unit_id, triage_unit_id)) AS unit_cases
+    FROM escalated_rows
+), alerts AS (
+    INSERT INTO cases_dutyalert (case_id, case_count, kind, region_path, unit_id, dedupe_key, created_at)
+    SELECT id, 1, %(kind)s, region_path, unit, left('overdue:' || id || ':' || stamp, 120), %(now)s
+    FROM alerting WHERE unit IS NULL OR unit_cases <= %(digest_after)s
+    UNION ALL
+    SELECT NULL, count(*), %(kind)s, min(u.region_path), a.unit,
+           left('overdue_digest:' || a.unit || ':' || %(now_stamp)s || ':' || min(a.id), 120), %(now)s
+    FROM alerting a JOIN units_unit u ON u.id = a.unit
+    WHERE a.unit_cases > %(digest_after)s
+    GROUP BY a.unit
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING 1
+)
+SELECT id, number, assignee_id, unit_id, triage_unit_id, centre, stamp, due_text,
+       (SELECT count(*) FROM alerts)
+FROM escalated_rows ORDER BY id
+"""
+
+
+@dataclass
+class _Context:
+    """What every batch of one sweep's escalation needs (read once)."""
+
+    now: datetime.datetime
+    supervising: dict[int, int | None]  # unit → the centre supervising it
+    paths: dict[int, str]  # unit → region path
+    label: str
+
+
+def _escalate_batch_sql(ids: list[int], ctx: _Context, result: SweepResult) -> list[_Escalated]:
+    now, supervising = ctx.now, ctx.supervising
+    note_before, note_after = _split(_(texts.OVERDUE_BODY))
+    units = [unit for unit, centre in supervising.items() if centre is not None]
+    params: dict[str, Any] = {
+        "ids": ids,
+        "open": list(OPEN_STATES),
+        "now": now,
+        "tz": timezone.get_current_timezone_name(),
+        "units": units,
+        "centres": [supervising[unit] for unit in units],
+        "label": ctx.label,
+        "note_before": note_before,
+        "note_after": note_after,
+        "kind": DutyAlert.Kind.OVERDUE.value,
+        "digest_after": DIGEST_AFTER,
+        "now_stamp": stamp(now),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_ESCALATE_SQL, params)
+        fetched = cursor.fetchall()
+    if fetched:
+        result.alerts += int(fetched[0][8])
+    return [tuple(row[:8]) for row in fetched]
+
+
+def _escalate_batch_rows(ids: list[int], ctx: _Context, result: SweepResult) -> list[_Escalated]:
+    """The portable path (SQLite): read the rows, update them, write events and alerts as plain rows."""
+    from fengqiao.notifications.services import insert_rows
+
+    now, label = ctx.now, ctx.label
+    qs = Case.objects.filter(_overdue(now), pk__in=ids).order_by("pk")
+    if connection.features.has_select_for_update_skip_locked:
+        qs = qs.select_for_update(skip_locked=True, of=("self",))
+    rows = list(qs.values_list(*_ESCALATION_FIELDS))
+    if not rows:
+        return []
+    Case.objects.filter(pk__in=[row[0] for row in rows], overdue_escalated_at__isnull=True).update(
+        overdue_escalated_at=now, supervised=True
+    )
+    body_text = _(texts.OVERDUE_BODY)
+    escalated: list[_Escalated] = []
+    events: list[tuple[Any, ...]] = []
+    per_unit: dict[int | None, list[tuple[int, str, str]]] = {}
+    for pk, number, state, region_path, due, assignee_id, unit_id, triage_unit_id in rows:
+        due_stamp, due_text = stamp(due), _local(due)
+        centre = ctx.supervising.get(unit_id or triage_unit_id)
+        data = {"due": due_stamp, "supervising_unit": centre}
+        events.append((pk, now, "overdue_escalate", state, state, label, False, body_text % {"due": due_text}, data))
+        per_unit.setdefault(centre or unit_id or triage_unit_id, []).append((pk, region_path, due_stamp))
+        escalated.append((pk, number, assignee_id, unit_id, triage_unit_id, centre, due_stamp, due_text))
+    alerts: list[tuple[Any, ...]] = []
+    kind = DutyAlert.Kind.OVERDUE.value
+    for unit, cases in per_unit.items():
+        if unit is None or len(cases) <= DIGEST_AFTER:
+            for pk, region_path, due_stamp in cases:
+                alerts.append((pk, 1, kind, region_path, unit, f"overdue:{pk}:{due_stamp}"[:120], now))
+        else:
+            key = f"overdue_digest:{unit}:{stamp(now)}:{cases[0][0]}"[:120]
+            alerts.append((None, len(cases), kind, ctx.paths.get(unit, ""), unit, key, now))
+    insert_rows(CaseEvent, _EVENT_COLUMNS, events)
+    result.alerts += insert_rows(DutyAlert, _ALERT_COLUMNS, alerts, ignore_conflicts=True)
+    return escalated
+
+
+def _escalation_notices(
+    rows: list[_Escalated], people: _People, centre_paths: dict[int, str], now: datetime.datetime
+) -> list[tuple[Any, str, str, str, str, str | None]]:
+    """The notifications for the cases escalated in one batch.
+
+    The supervising centre's people (with ``cases.supervise_case``) and the handlers (the assignee, else
+    the handling unit's people, else the triage centre's) hear about each case, under the key
+    ``case:{id}:overdue:{due}``. Whoever would get more than ``DIGEST_AFTER`` of them in one batch (a
+    backlog going overdue at once) gets one digest instead: the count, the first tracking numbers and a
+    link to the list of overdue cases. Every case keeps its own ``overdue_escalate`` event.
+    """
+    per_person: dict[tuple[int, str], list[_Escalated]] = {}
+    for row in rows:
+        _pk, _number, assignee_id, unit_id, triage_unit_id, centre, _stamp, _due = row
+        if centre is not None:
+            for user_id in people.members(centre, "cases.supervise_case"):
+                per_person.setdefault((user_id, "case.overdue_escalated"), []).append(row)
+        if assignee_id:
+            handlers = [assignee_id]
+        elif unit_id:
+            handlers = people.members(unit_id, "cases.handle_case")
+        else:
+            handlers = people.members(triage_unit_id, "cases.triage_case")
+        for user_id in handlers:
+            per_person.setdefault((user_id, "case.overdue"), []).append(row)
     body_text, escalated_text, overdue_text = _(texts.OVERDUE_BODY), _(texts.OVERDUE_ESCALATED), _(texts.OVERDUE)
-    last_pk = 0  # keyset: never re-scan the rows already escalated in this pass
-    while True:
-        with transaction.atomic():
-            qs = Case.objects.filter(overdue, pk__gt=last_pk).order_by("pk")
-            if skip_locked:
-                qs = qs.select_for_update(skip_locked=True, of=("self",))
-            rows = list(qs.values_list(*_ESCALATION_FIELDS)[:ESCALATION_BATCH])
-            if not rows:
-                return
-            ids = [row[0] for row in rows]
-            last_pk = ids[-1]
-            Case.objects.filter(pk__in=ids, overdue_escalated_at__isnull=True).update(
-                overdue_escalated_at=now, supervised=True
-            )
-            centres = centres or _Centres()
-            supervising = {
-                unit: centres.supervising(unit) for unit in {row[6] or row[7] for row in rows}
-            }  # per handling (else triage) unit
-            people = _People([*supervising.values(), *(row[6] for row in rows), *(row[7] for row in rows)])
-            items: list[tuple[Any, str, str, str, str, str | None]] = []
-            events: list[tuple[Any, ...]] = []
-            alerts: list[tuple[Any, ...]] = []
-            for pk, number, state, region_path, due, assignee_id, unit_id, triage_unit_id in rows:
-                local = timezone.localtime(due)
-                due_stamp = local.isoformat()  # = stamp(due)
+    list_url = "/cases/"  # as the case links here: a worker needs no URL configuration
+    items: list[tuple[Any, str, str, str, str, str | None]] = []
+    for (user_id, kind), cases in per_person.items():
+        if len(cases) <= DIGEST_AFTER:
+            subject_text = escalated_text if kind == "case.overdue_escalated" else overdue_text
+            for pk, number, _a, _u, _t, _c, due_stamp, due_text in cases:
                 key = f"case:{pk}:overdue:{due_stamp}"
-                url = f"/cases/{number}/"
-                centre = supervising[unit_id or triage_unit_id]
-                body = body_text % {"due": local.strftime("%Y-%m-%d %H:%M")}  # = _local(due)
-                if centre is not None:
-                    subject = escalated_text % {"number": number}
-                    for user_id in people.members(centre, "cases.supervise_case"):
-                        items.append((user_id, "case.overdue_escalated", subject, body, url, key))
-                if assignee_id:
-                    handlers = [assignee_id]
-                elif unit_id:
-                    handlers = people.members(unit_id, "cases.handle_case")
-                else:
-                    handlers = people.members(triage_unit_id, "cases.triage_case")
-                handler_subject = overdue_text % {"number": number}
-                for user_id in handlers:
-                    items.append((user_id, "case.overdue", handler_subject, body, url, key))
-                data = {"due": due_stamp, "supervising_unit": centre}
-                events.append((pk, now, "overdue_escalate", state, state, label, False, body, data))
-                alert_unit = centre or unit_id or triage_unit_id
-                alert_key = f"overdue:{pk}:{due_stamp}"[:120]
-                alerts.append((pk, DutyAlert.Kind.OVERDUE.value, region_path, alert_unit, alert_key, now))
-                result.escalated_numbers.append(number)
-            insert_rows(CaseEvent, _EVENT_COLUMNS, events)
-            result.alerts += insert_rows(DutyAlert, _ALERT_COLUMNS, alerts, ignore_conflicts=True)
-            result.notifications += notify_many(items)
+                items.append(
+                    (
+                        user_id,
+                        kind,
+                        subject_text % {"number": number},
+                        body_text % {"due": due_text},
+                        f"/cases/{number}/",
+                        key,
+                    )
+                )
+            continue
+        query = {"overdue": "on", "sort": "due"}
+        if kind == "case.overdue_escalated":
+            subject = _(OVERDUE_DIGEST_SUPERVISE) % {"count": len(cases)}
+            path = centre_paths.get(cases[0][5] or 0)
+            if path:
+                query["region"] = path
+        else:
+            subject = _(OVERDUE_DIGEST_HANDLE) % {"count": len(cases)}
+        numbers = ", ".join(row[1] for row in cases[:DIGEST_NUMBERS])
+        body = _(OVERDUE_DIGEST_BODY) % {"numbers": numbers}
+        key = f"overdue_digest:{kind}:{stamp(now)}:{cases[0][0]}"
+        items.append((user_id, "case.overdue_digest", subject, body, f"{list_url}?{urlencode(query)}", key))
+    return items
+
+
+def _escalate(now: datetime.datetime, result: SweepResult) -> None:
+    """Step 2: escalate the overdue cases, ``ESCALATION_BATCH`` per transaction.
+
+    The candidates are read once (ids only); each batch then locks its rows again with the overdue
+    condition re-checked (skip-locked on PostgreSQL: two workers never escalate the same case), sets
+    ``overdue_escalated_at``, writes one event per case, the alerts (one per case, or one digest per
+    centre with more than ``DIGEST_AFTER``) and the notifications (``_escalation_notices``), all in the
+    batch's transaction. On PostgreSQL a batch is one statement
+    (``_ESCALATE_SQL``); elsewhere the portable ``_escalate_batch_rows``.
+    """
+    from fengqiao.notifications.services import notify_many
+
+    ids = list(Case.objects.filter(_overdue(now)).order_by("pk").values_list("pk", flat=True))
+    if not ids:
+        return
+    centres = _Centres()
+    ctx = _Context(
+        now=now,
+        supervising={unit: centres.supervising(unit) for unit in centres.units},
+        paths={pk: path for pk, (_kind, path) in centres.units.items()},
+        label=str(_(SWEEPER_LABEL))[:100],
+    )
+    write = _escalate_batch_sql if connection.vendor == "postgresql" else _escalate_batch_rows
+    for i in range(0, len(ids), ESCALATION_BATCH):
+        with transaction.atomic():
+            rows = write(ids[i : i + ESCALATION_BATCH], ctx, result)
+            if not rows:
+                continue
+            people = _People({unit for row in rows for unit in row[3:6]})
+            result.notifications += notify_many(_escalation_notices(rows, people, ctx.paths, now))
             result.escalated += len(rows)
+            result.escalated_numbers.extend(row[1] for row in rows)
 
 
 def sweep(now: datetime.datetime | None = None, *, since: datetime.datetime | None = None) -> SweepResult:

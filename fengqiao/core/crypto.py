@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 PREFIX = "fq1"
 CIPHERS = ("AES-GCM", "SM4-GCM")
@@ -76,13 +78,29 @@ def _keyring_cached(keys: tuple[tuple[str, str], ...], active_id: str, cipher: s
     return Keyring(decoded, active_id, cipher, _decode_key("index", index_key))
 
 
+_KEY_SETTINGS = frozenset({"FENGQIAO_DATA_KEYS", "FENGQIAO_DATA_KEY_ID", "FENGQIAO_DATA_CIPHER", "FENGQIAO_INDEX_KEY"})
+_current: Keyring | None = None
+
+
 def keyring() -> Keyring:
-    return _keyring_cached(
-        tuple(sorted(settings.FENGQIAO_DATA_KEYS.items())),
-        settings.FENGQIAO_DATA_KEY_ID,
-        settings.FENGQIAO_DATA_CIPHER,
-        settings.FENGQIAO_INDEX_KEY,
-    )
+    """The keyring of the current settings; built once (bulk imports encrypt
+    hundreds of thousands of values), rebuilt when a test overrides a key setting."""
+    global _current
+    if _current is None:
+        _current = _keyring_cached(
+            tuple(sorted(settings.FENGQIAO_DATA_KEYS.items())),
+            settings.FENGQIAO_DATA_KEY_ID,
+            settings.FENGQIAO_DATA_CIPHER,
+            settings.FENGQIAO_INDEX_KEY,
+        )
+    return _current
+
+
+@receiver(setting_changed)
+def _forget_keyring(*, setting: str, **_kwargs: object) -> None:
+    global _current
+    if setting in _KEY_SETTINGS:
+        _current = None
 
 
 def _sm4_key(key: bytes) -> bytes:

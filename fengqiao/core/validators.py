@@ -85,6 +85,7 @@ def divisions() -> dict[str, tuple[int, str]] | None:
     return _load_divisions(str(_divisions_path()))
 
 
+@functools.lru_cache(maxsize=65536)
 def _stdnum_region(code: str, birth_year: int) -> tuple[str, str | None]:
     """(name, problem) for a region code according to python-stdnum's table."""
     results = numdb.get("cn/loc").info(code)

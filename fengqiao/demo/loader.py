@@ -102,7 +102,7 @@ def quiet(_msg: str) -> None:
     return None
 
 
-def load(plan: DemoPlan, *, reset: bool = False, log: Log = quiet) -> LoadResult:
+def load(plan: DemoPlan, *, reset: bool = False, log: Log = quiet, extras: bool = True) -> LoadResult:
     """Write ``plan``; with ``reset`` first remove the demo district and its data."""
     started = time.perf_counter()
     result = LoadResult()
@@ -123,6 +123,10 @@ def load(plan: DemoPlan, *, reset: bool = False, log: Log = quiet) -> LoadResult
         log(f"units, staff, grid responsibilities: {time.perf_counter() - step:.1f} s")
         step = time.perf_counter()
         _load_registry(plan, regions, result)
+        if extras:  # places, organisations, special-group memberships
+            from fengqiao.registry.demo import load_demo_registry
+
+            result.created.update(load_demo_registry(DISTRICT_PATH, plan.seed))
         log(f"households and residents: {time.perf_counter() - step:.1f} s")
         result.seconds = time.perf_counter() - started
         record(
@@ -388,7 +392,7 @@ def _wipe_cases() -> None:
 
     cases = Case.objects.filter(region_path__under=DISTRICT_PATH)
     with transaction.atomic():
-        DutyAlert.objects.filter(case__in=cases).delete()
+        DutyAlert.objects.filter(Q(case__in=cases) | Q(region_path__under=DISTRICT_PATH)).delete()  # with digests
         Attachment.objects.filter(case__in=cases).delete()
         CaseEvent.objects.filter(case__in=cases).delete()
         Case.objects.filter(merged_into__in=cases).update(merged_into=None)

@@ -204,17 +204,32 @@ class ReportForm(forms.Form):
         self.fields["lat"].error_messages["invalid"] = _("The map position was not understood; tap the map again.")
         #: category pk → [(spec, field name)]
         self.extra_specs: dict[int, list[tuple[dict[str, Any], str]]] = {}
+        # A sent form validates only the chosen category's extra fields, so only those are built
+        # (the busiest request of the platform); the others are added if the page is shown again.
+        chosen = self.data.get("category") if self.is_bound else None
+        chosen_pk = int(chosen) if isinstance(chosen, str) and chosen.isdigit() else None
+        self._all_extras = chosen_pk not in self.by_pk
         for category in self.categories:
-            for spec in category.extra_fields or []:
-                if not isinstance(spec, dict) or not spec.get("code"):
-                    continue
-                name = extra_field_name(category, str(spec["code"]))
-                self.fields[name] = _extra_field(spec)
-                self.extra_specs.setdefault(category.pk, []).append((spec, name))
+            if self._all_extras or category.pk == chosen_pk:
+                self._add_extra_fields(category)
+
+    def _add_extra_fields(self, category: Category) -> None:
+        for spec in category.extra_fields or []:
+            if not isinstance(spec, dict) or not spec.get("code"):
+                continue
+            name = extra_field_name(category, str(spec["code"]))
+            self.fields[name] = _extra_field(spec)
+            self.extra_specs.setdefault(category.pk, []).append((spec, name))
 
     # -- groups of fields for the template
 
     def extra_groups(self) -> list[dict[str, Any]]:
+        if not self._all_extras:  # shown again (errors): every category's fields, what was typed kept
+            for category in self.categories:
+                if category.pk not in self.extra_specs:
+                    self._add_extra_fields(category)
+            self.extra_specs = {c.pk: self.extra_specs[c.pk] for c in self.categories if c.pk in self.extra_specs}
+            self._all_extras = True
         return [
             {
                 "category": self.by_pk[pk],

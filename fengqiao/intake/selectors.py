@@ -2,34 +2,74 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.db.models.signals import post_delete, post_save
 from django.http import Http404, HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
 
-from fengqiao.cases.models import Category
+from fengqiao.cases.models import Case, Category
 from fengqiao.regions.models import Level, Region
 
 from . import ratelimit
+from .models import Submission
+
+#: how long one process trusts what it read about a community and its categories (the public form is
+#: the busiest page; saving a region or category in this process forgets at once, others within this time)
+PUBLIC_CACHE_SECONDS = 30.0
+_public_cache: dict[tuple[str, Any], tuple[float, Any]] = {}
+_public_lock = threading.Lock()
+
+
+def _cached(key: tuple[str, Any], load: Callable[[], Any]) -> Any:
+    now = time.monotonic()
+    hit = _public_cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = load()
+    with _public_lock:
+        if len(_public_cache) > 5000:
+            _public_cache.clear()
+        _public_cache[key] = (now + PUBLIC_CACHE_SECONDS, value)
+    return value
+
+
+def clear_public_cache(*args: Any, **kwargs: Any) -> None:
+    """Forget the cached communities and categories (connected to saves of regions and categories)."""
+    with _public_lock:
+        _public_cache.clear()
+
+
+for _model in (Region, Category):
+    post_save.connect(clear_public_cache, sender=_model, dispatch_uid=f"intake-public-cache-save-{_model.__name__}")
+    post_delete.connect(clear_public_cache, sender=_model, dispatch_uid=f"intake-public-cache-del-{_model.__name__}")
 
 
 def public_community(code: str) -> Region:
     """The current community with this code (public: the code is printed on the poster), or 404."""
     if not code.isdigit():
         raise Http404
-    region = (
+    region = _cached(("community", (code, timezone.localdate())), lambda: _load_community(code))
+    if region is None:
+        raise Http404
+    return cast(Region, region)
+
+
+def _load_community(code: str) -> Region | None:
+    return (
         Region.objects.current()
         .filter(code=code, level=Level.COMMUNITY)
         .select_related("parent", "parent__parent")
         .first()
     )
-    if region is None:
-        raise Http404
-    return region
 
 
 def place_names(community: Region) -> dict[str, str]:
@@ -56,6 +96,10 @@ def public_categories(community: Region) -> list[Category]:
 
     A district's category replaces the global one with the same code.
     """
+    return list(_cached(("categories", community.pk), lambda: _load_public_categories(community)))
+
+
+def _load_public_categories(community: Region) -> list[Category]:
     district = district_of(community)
     where = Q(district__isnull=True)
     if district is not None:
@@ -118,6 +162,43 @@ def report_url(request: HttpRequest, community: Region) -> str:
 
 def tracking_url(request: HttpRequest, token: str) -> str:
     return public_base_url(request) + reverse("intake:track", args=[token])
+
+
+# --- the inbox -----------------------------------------------------------------------------
+
+
+def submission_for_token(token: str) -> Submission | None:
+    """The inbox row a resident's private token belongs to (public: the token is the key)."""
+    if not token or len(token) > 64:
+        return None
+    return Submission.objects.select_related("category", "community__parent", "case").filter(public_token=token).first()
+
+
+def case_for_token(token: str) -> Case | None:
+    """The case behind a private token, whether the token was the case's own or its inbox row's;
+    None while the report is still in the inbox (or could not be registered) and for unknown tokens.
+    (Open311's ``GET tokens/{token}``: a service request id once this returns a case.)"""
+    if not token or len(token) > 64:
+        return None
+    case = Case.objects.select_related("category", "community").filter(public_token=token).first()
+    if case is not None:
+        return case
+    submission = Submission.objects.filter(public_token=token).select_related("case").first()
+    return submission.case if submission is not None else None
+
+
+def submission_by_key(idempotency_key: str) -> Submission | None:
+    """The inbox row received with this idempotency key (status, reason, case), e.g. Open311's
+    ``open311:<token>``; None if no report was received with it."""
+    if not idempotency_key or len(idempotency_key) > 64:
+        return None
+    return Submission.objects.select_related("case").filter(idempotency_key=idempotency_key).first()
+
+
+def inbox(user: Any) -> QuerySet[Submission]:
+    """Inbox rows in the user's scope for viewing received reports (failed first, then pending)."""
+    qs: QuerySet[Submission] = Submission.objects.restrict(user, "view")
+    return qs.select_related("category", "community").order_by("status", "received_at", "id")
 
 
 # --- staff side ---------------------------------------------------------------------------

@@ -18,6 +18,8 @@ urlpatterns = [
     path("codes/", views.qr_list, name="qr_list"),
     path("codes/export/", views.qr_export, name="qr_export"),
     path("posters/", views.posters, name="posters"),
+    path("inbox/", views.inbox, name="inbox"),
+    path("inbox/<int:pk>/retry/", views.inbox_retry, name="inbox_retry"),
     re_path(rf"^poster/{CODE}/$", views.poster, name="poster"),
     # public
     re_path(rf"^qr/{CODE}\.png$", views.qr_png, name="qr_png"),

@@ -24,7 +24,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fengqiao.cases import selectors as case_selectors
 from fengqiao.cases import services as case_services
@@ -36,7 +36,7 @@ from fengqiao.regions.models import Region
 from fengqiao.system.selectors import get_parameter
 from fengqiao.units.models import Unit, UnitKind
 
-from . import qr, selectors
+from . import qr, selectors, services
 from .forms import (
     AddInfoForm,
     LookupForm,
@@ -49,6 +49,7 @@ from .forms import (
     unsign_idempotency_key,
 )
 from .labels import NOTE_ACTIONS, RESIDENT_ACTIONS, action_words, state_words
+from .models import SubmissionStatus
 from .ratelimit import rate_limited
 
 PAGE_SIZE = 25
@@ -94,14 +95,13 @@ def report(request: HttpRequest, code: str) -> HttpResponseBase:
             key_value = new_idempotency_key()
             form.add_error(None, _("This form was out of date. Check your report and send it again."))
         elif valid:
-            replay = Case.objects.filter(idempotency_key=key).exists()
             data = form.cleaned_data
             try:
-                case = case_services.submit_case(
+                submission = services.receive_report(
+                    community=community,
                     category=form.by_pk[data["category"]],
                     description=data["description"],
                     channel=Channel.QR,
-                    community=community,
                     lng=data.get("lng"),
                     lat=data.get("lat"),
                     address=data.get("address", ""),
@@ -115,8 +115,8 @@ def report(request: HttpRequest, code: str) -> HttpResponseBase:
             except ValidationError as exc:
                 form.apply_service_errors(exc)
             else:
-                url = reverse("intake:submitted", args=[case.public_token])
-                return redirect(f"{url}?again=1" if replay else url)
+                url = reverse("intake:submitted", args=[submission.public_token])
+                return redirect(f"{url}?again=1" if submission.replayed else url)
         photos_lost = bool(request.FILES)
     else:
         form = ReportForm(categories=categories)
@@ -144,17 +144,40 @@ def report(request: HttpRequest, code: str) -> HttpResponseBase:
 # --- after submitting ------------------------------------------------------------------------------
 
 
-def _public_case(token: str) -> Case:
-    case = case_selectors.public_case(token)
-    if case is None:
+def _received(request: HttpRequest, token: str, *, sent: bool) -> HttpResponseBase:
+    """A report still in the inbox (or one that could not be registered): say so plainly.
+
+    A token that is neither a case's nor an inbox row's is a plain 404. An inbox row linked to an
+    older case (a form sent before the inbox existed) leads to that case's page.
+    """
+    submission = selectors.submission_for_token(token)
+    if submission is None:
         raise Http404
-    return case
+    if submission.case_id is not None and submission.case is not None:
+        name = "intake:submitted" if sent else "intake:track"
+        return redirect(name, token=submission.case.public_token)
+    pending = submission.status == SubmissionStatus.PENDING
+    community = submission.community
+    context = {
+        "submission": submission,
+        "pending": pending,
+        "failed": submission.status == SubmissionStatus.FAILED,
+        "category": selectors.category_label(submission.category),
+        "tracking_url": selectors.tracking_url(request, submission.public_token),
+        "again": request.GET.get("again") == "1",
+        "centre": _street_centre(community) if community is not None else None,
+        "sent": sent,
+        "refresh_seconds": 3 if pending else None,
+    }
+    return _private(render(request, "intake/received.html", context))
 
 
 @require_GET
 @rate_limited("view")
 def submitted(request: HttpRequest, token: str) -> HttpResponseBase:
-    case = _public_case(token)
+    case = case_selectors.public_case(token)
+    if case is None:
+        return _received(request, token, sent=True)
     context = {
         "case": case,
         "tracking_url": selectors.tracking_url(request, case.public_token),
@@ -283,7 +306,12 @@ def _resident_action(request: HttpRequest, case: Case, forms: dict[str, Any]) ->
 @rate_limited("view", methods=("GET", "HEAD"))
 @rate_limited("submit", methods=("POST",))
 def track(request: HttpRequest, token: str) -> HttpResponseBase:
-    case = _public_case(token)
+    case = case_selectors.public_case(token)
+    if case is None:
+        if request.method == "POST" and selectors.submission_for_token(token) is not None:
+            messages.info(request, _("Your report is still being registered; you can add to it in a moment."))
+            return _private(redirect("intake:track", token=token))
+        return _received(request, token, sent=False)
     forms = _forms_for(case)
     photos_lost = False
     if request.method == "POST":
@@ -468,3 +496,42 @@ def qr_export(request: HttpRequest) -> HttpResponseBase:
     return excel_response(
         f"report-codes-{timezone.localdate():%Y%m%d}", headers, _export_rows(request, qs), _("Report codes")
     )
+
+
+# --- staff: the intake inbox -------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    """Received reports that are not cases yet: failed ones (with the reason, to retry) and the queue."""
+    if not request.user.has_perm("intake.view_submission"):
+        raise PermissionDenied
+    qs = selectors.inbox(request.user).exclude(status=SubmissionStatus.DONE)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "failed": qs.filter(status=SubmissionStatus.FAILED).count(),
+        "pending": qs.filter(status=SubmissionStatus.PENDING).count(),
+        "can_retry": request.user.has_perm("intake.change_submission"),
+    }
+    return render(request, "intake/inbox.html", context)
+
+
+@login_required
+@require_POST
+def inbox_retry(request: HttpRequest, pk: int) -> HttpResponseBase:
+    if not request.user.has_perm("intake.change_submission"):
+        raise PermissionDenied
+    submission = selectors.inbox(request.user).filter(pk=pk).first()
+    if submission is None:
+        raise Http404
+    try:
+        services.retry_submission(submission, actor=request.user)
+    except ValidationError as exc:
+        messages.warning(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, _("The report is queued again; it is registered within seconds if the cause is fixed.")
+        )
+    return redirect("intake:inbox")

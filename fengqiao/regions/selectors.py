@@ -172,3 +172,91 @@ def map_features(user: Any, region: Region) -> dict[str, Any]:
         if child.boundary:
             features.append(geometry.feature(child.boundary, props(child, "child")))
     return geometry.collection(features)
+
+
+# --- the district grid map --------------------------------------------------------------------
+
+
+def map_grid_features(user: Any, within: Region | None = None) -> dict[str, Any]:
+    """GeoJSON of the current grids in the user's scope (with a boundary), each with its open
+    and overdue cases in the user's case scope: one query for the grids, one grouped query for
+    the cases. ``open``/``overdue`` are null without the permission to see cases."""
+    from . import geometry
+
+    grids = visible(user).filter(level=Level.GRID, boundary__isnull=False).select_related("parent")
+    if within is not None:
+        grids = grids.filter(path__under=within.path)
+    counts: dict[int, tuple[int, int]] | None = None
+    if user.has_perm("cases.view_case"):
+        from fengqiao.cases.models import OPEN_STATES, Case
+
+        cases: QuerySet[Case] = Case.objects.restrict(user, "view").filter(state__in=OPEN_STATES, grid__isnull=False)
+        if within is not None:
+            cases = cases.filter(region_path__under=within.path)
+        overdue = Q(suspended_at__isnull=True, resolution_due__lt=timezone.now())
+        rows = cases.values("grid_id").annotate(n=Count("id"), late=Count("id", filter=overdue)).order_by()
+        counts = {r["grid_id"]: (r["n"], r["late"]) for r in rows}
+    features = []
+    for grid in grids.order_by("path"):
+        n, late = (counts or {}).get(grid.pk, (0, 0))
+        props = {
+            "id": grid.pk,
+            "code": grid.code,
+            "name": grid.name,
+            "community": grid.parent.name if grid.parent else "",
+            "open": n if counts is not None else None,
+            "overdue": late if counts is not None else None,
+        }
+        features.append(geometry.feature(grid.boundary, props))  # type: ignore[arg-type]
+    return geometry.collection(features)
+
+
+def map_area_features(user: Any, within: Region | None = None) -> dict[str, Any]:
+    """GeoJSON of the streets and communities in the user's scope (outlines on the grid map)."""
+    from . import geometry
+
+    areas = visible(user).filter(level__in=(Level.STREET, Level.COMMUNITY), boundary__isnull=False)
+    if within is not None:
+        areas = areas.filter(path__under=within.path)
+    return geometry.collection(
+        [
+            geometry.feature(a.boundary, {"id": a.pk, "name": a.name, "level": a.level})  # type: ignore[arg-type]
+            for a in areas.order_by("level", "path")
+        ]
+    )
+
+
+def grid_panel(user: Any, grid: Region) -> dict[str, Any]:
+    """What the map shows for one grid: its workers, open and overdue cases (in the user's scope)."""
+    from fengqiao.units.models import GridAssignment
+
+    today = timezone.localdate()
+    workers: list[GridAssignment] = []
+    if user.has_perm("units.view_gridassignment"):
+        workers = list(
+            GridAssignment.objects.restrict(user, "view")
+            .filter(grid=grid, valid_from__lte=today)
+            .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=today))
+            .select_related("user")
+            .order_by("role", "user__username")
+        )
+    panel: dict[str, Any] = {"grid": grid, "workers": workers, "cases": None}
+    if user.has_perm("cases.view_case"):
+        from fengqiao.cases.models import OPEN_STATES, Case
+
+        open_cases: QuerySet[Case] = (
+            Case.objects.restrict(user, "view")
+            .filter(grid=grid, state__in=OPEN_STATES)
+            .select_related("category")
+            .order_by("resolution_due", "id")
+        )
+        now = timezone.now()
+        overdue = Q(suspended_at__isnull=True, resolution_due__lt=now)
+        totals = open_cases.aggregate(n=Count("id"), late=Count("id", filter=overdue))
+        panel.update(
+            cases=list(open_cases[:8]),
+            open=totals["n"],
+            overdue=totals["late"],
+            now=now,
+        )
+    return panel

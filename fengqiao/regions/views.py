@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -337,3 +337,107 @@ def import_template(request: HttpRequest) -> HttpResponseBase:
         ],
     ]
     return excel_response("regions-import-template", XLSX_TEMPLATE_HEADERS, example, _("Regions"))
+
+
+# --- the district grid map ------------------------------------------------------------------
+
+
+def _map_within(request: HttpRequest) -> Region | None:
+    """``?within=<region id>``: limit the map to a region in scope (404 outside, like a missing one)."""
+    raw = request.GET.get("within", "")
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise Http404
+    return _region(request, int(raw))
+
+
+def _geojson_response(data: dict[str, Any]) -> JsonResponse:
+    response = JsonResponse(data, json_dumps_params={"ensure_ascii": False})
+    response["Content-Type"] = "application/geo+json"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _household_tiers() -> Any:
+    """``fengqiao.grid.selectors.household_tiers`` when the grid app provides it, else None."""
+    try:
+        from fengqiao.grid.selectors import household_tiers
+    except ImportError:  # the grid app is optional for this map
+        return None
+    return household_tiers
+
+
+@login_required
+@require_GET
+def grid_map(request: HttpRequest) -> HttpResponse:
+    _require(request, "regions.view_region")
+    within = _map_within(request)
+    query = f"?within={within.pk}" if within is not None else ""
+    show_households = _household_tiers() is not None and request.user.has_perm("grid.view_householdtier")
+    context = {
+        "within": within,
+        "query": query,
+        "show_cases": request.user.has_perm("cases.view_case"),
+        "show_households": show_households,
+        "grid_count": selectors.visible(request.user).filter(level=Level.GRID).count(),
+        "labels": {
+            "legend": _("Open cases per grid"),
+            "noCases": _("none"),
+            "grids": _("Grids"),
+            "areas": _("Streets and communities"),
+            "households": _("Households by tier"),
+            "tiers": {"red": _("red"), "orange": _("orange"), "yellow": _("yellow"), "green": _("green")},
+            "open": _("open"),
+            "overdue": _("overdue"),
+            "loading": _("Loading…"),
+            "failed": _("The grid could not be loaded."),
+        },
+    }
+    return render(request, "regions/grid_map.html", context)
+
+
+@login_required
+@require_GET
+def grid_map_grids(request: HttpRequest) -> JsonResponse:
+    _require(request, "regions.view_region")
+    return _geojson_response(selectors.map_grid_features(request.user, _map_within(request)))
+
+
+@login_required
+@require_GET
+def grid_map_areas(request: HttpRequest) -> JsonResponse:
+    _require(request, "regions.view_region")
+    return _geojson_response(selectors.map_area_features(request.user, _map_within(request)))
+
+
+@login_required
+@require_GET
+def grid_map_households(request: HttpRequest) -> JsonResponse:
+    """Households coloured by their current tier (the grid app's selector), as GeoJSON points."""
+    _require(request, "regions.view_region")
+    household_tiers = _household_tiers()
+    if household_tiers is None or not request.user.has_perm("grid.view_householdtier"):
+        raise Http404
+    rows = household_tiers(request.user, region=_map_within(request))
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [row["lng"], row["lat"]]},
+            "properties": {"id": row["id"], "tier": row["tier"]},
+        }
+        for row in rows
+    ]
+    return _geojson_response({"type": "FeatureCollection", "features": features})
+
+
+@login_required
+@require_GET
+def grid_map_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    """The side panel of one grid (an HTML fragment fetched when a grid is clicked)."""
+    grid = _region(request, pk)
+    if grid.level != Level.GRID:
+        raise Http404
+    context = selectors.grid_panel(request.user, grid)
+    context["community"] = grid.parent
+    return render(request, "regions/_grid_panel.html", context)

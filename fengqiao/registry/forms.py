@@ -13,7 +13,7 @@ from fengqiao.core.validators import validate_phone, validate_resident_id
 from fengqiao.regions.models import Region
 
 from . import selectors
-from .models import Gender, Household, Resident
+from .models import Gender, Household, Resident, SpecialGroup
 
 
 class GridChoiceField(forms.ModelChoiceField[Region]):
@@ -124,3 +124,26 @@ class HouseholdForm(forms.Form):
         self.fields["grid"].queryset = selectors.grid_choices(user, perm)  # type: ignore[attr-defined]
         if instance is not None:
             del self.fields["number"]  # the number identifies the household; it is not edited
+
+
+class MembershipForm(forms.Form):
+    """Add a resident to a special group (``group`` is left out when editing an existing membership)."""
+
+    group = forms.ModelChoiceField(
+        queryset=SpecialGroup.objects.none(), label=_("Special group"), empty_label=_("— choose a group —")
+    )
+    since = forms.DateField(label=_("Since"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    until = forms.DateField(
+        label=_("Until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("Leave empty while the person still belongs to the group."),
+    )
+    note = forms.CharField(label=_("Note"), max_length=200, required=False)
+
+    def __init__(self, *args: Any, user: Any, editing: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if editing:
+            del self.fields["group"]
+        else:
+            self.fields["group"].queryset = selectors.visible_groups(user).filter(is_active=True)  # type: ignore[attr-defined]

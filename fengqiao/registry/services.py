@@ -24,7 +24,8 @@ from fengqiao.core.personal import EncryptedTextField, index_for, reveal_field
 from fengqiao.core.validators import validate_phone, validate_resident_id
 from fengqiao.regions.models import Level, Region
 
-from .models import Gender, Household, Resident
+from .groups import SENSITIVE_PERMISSION
+from .models import Gender, GroupMembership, Household, Resident, SpecialGroup
 
 #: personal fields of a resident that can be revealed (decrypted) on request
 REVEALABLE_FIELDS = ("name", "id_number", "phone")
@@ -490,3 +491,138 @@ def record_export(*, actor: Any, model: type[models.Model], filters: dict[str, s
         category=Category.ACCESS,
         detail={"filters": filters, "rows": rows},
     )
+
+
+# --- special-group memberships ----------------------------------------------------
+
+NOTE_MAX = 200
+
+
+def may_see_group(actor: Any, group: SpecialGroup) -> bool:
+    """Sensitive groups (community correction, severe mental illness...) need their own permission."""
+    return not group.sensitive or bool(actor.has_perm(SENSITIVE_PERMISSION))
+
+
+def _clean_membership(
+    actor: Any,
+    resident: Resident,
+    group: SpecialGroup | None,
+    since: datetime.date | None,
+    until: datetime.date | None,
+    note: str,
+    exclude_pk: int | None,
+) -> str:
+    errors: dict[str, list[str]] = {}
+    if group is None or not may_see_group(actor, group):
+        errors.setdefault("group", []).append(_("Choose a special group."))
+    elif not group.is_active and exclude_pk is None:
+        errors.setdefault("group", []).append(_("The group “%(name)s” is no longer in use.") % {"name": group.name})
+    if since is None:
+        errors.setdefault("since", []).append(_("Enter the date from which the person belongs to the group."))
+    elif since > timezone.localdate():
+        errors.setdefault("since", []).append(_("The start date cannot be in the future."))
+    if since is not None and until is not None and until < since:
+        errors.setdefault("until", []).append(_("The end date cannot be before the start date."))
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX:
+        errors.setdefault("note", []).append(_("The note is too long (at most %d characters).") % NOTE_MAX)
+    if not errors and group is not None and since is not None:
+        overlapping = GroupMembership.objects.filter(resident=resident, group=group).filter(
+            models.Q(until__isnull=True) | models.Q(until__gte=since)
+        )
+        if until is not None:
+            overlapping = overlapping.filter(since__lte=until)
+        if exclude_pk is not None:
+            overlapping = overlapping.exclude(pk=exclude_pk)
+        if overlapping.exists():
+            errors.setdefault("group", []).append(
+                _("This person already belongs to “%(name)s” in that period; change that entry instead.")
+                % {"name": group.name}
+            )
+    if errors:
+        raise ValidationError(errors)
+    return note
+
+
+def _locked_resident(actor: Any, resident: Resident) -> Resident:
+    try:
+        current: Resident = Resident.objects.restrict(actor, "change").select_for_update().get(pk=resident.pk)
+    except Resident.DoesNotExist as exc:
+        raise PermissionDenied from exc
+    return current
+
+
+def _membership_snapshot(m: GroupMembership) -> dict[str, Any]:
+    return {
+        "resident_id": m.resident_id,
+        "group": m.group.code,
+        "since": m.since.isoformat(),
+        "until": m.until.isoformat() if m.until else None,
+        "note": m.note,
+    }
+
+
+@transaction.atomic
+def add_membership(
+    *,
+    actor: Any,
+    resident: Resident,
+    group: SpecialGroup | None,
+    since: datetime.date | None,
+    until: datetime.date | None = None,
+    note: str = "",
+) -> GroupMembership:
+    """Put a resident into a special group (needs ``registry.add_groupmembership`` and the resident in scope)."""
+    if not actor.has_perm("registry.add_groupmembership"):
+        raise PermissionDenied
+    current = _locked_resident(actor, resident)
+    note = _clean_membership(actor, current, group, since, until, note, None)
+    assert group is not None and since is not None  # noqa: S101 - checked above
+    membership = GroupMembership.objects.create(resident=current, group=group, since=since, until=until, note=note)
+    record("registry.membership.create", actor=actor, obj=membership, after=_membership_snapshot(membership))
+    return membership
+
+
+def _locked_membership(actor: Any, membership: GroupMembership, perm: str) -> GroupMembership:
+    if not actor.has_perm(perm):
+        raise PermissionDenied
+    _locked_resident(actor, membership.resident)
+    try:
+        current: GroupMembership = (
+            GroupMembership.objects.restrict(actor, "view").select_related("group").get(pk=membership.pk)
+        )
+    except GroupMembership.DoesNotExist as exc:
+        raise PermissionDenied from exc
+    if not may_see_group(actor, current.group):
+        raise PermissionDenied
+    return current
+
+
+@transaction.atomic
+def update_membership(
+    *,
+    actor: Any,
+    membership: GroupMembership,
+    since: datetime.date | None,
+    until: datetime.date | None,
+    note: str = "",
+) -> GroupMembership:
+    """Change the dates or the note of a membership (an end date closes it; the history stays)."""
+    current = _locked_membership(actor, membership, "registry.change_groupmembership")
+    before = _membership_snapshot(current)
+    note = _clean_membership(actor, current.resident, current.group, since, until, note, current.pk)
+    assert since is not None  # noqa: S101 - checked above
+    current.since, current.until, current.note = since, until, note
+    current.save()
+    old, new = changed(before, _membership_snapshot(current))
+    record("registry.membership.update", actor=actor, obj=current, before=old, after=new)
+    return current
+
+
+@transaction.atomic
+def delete_membership(*, actor: Any, membership: GroupMembership) -> None:
+    """Remove a membership entered by mistake (to end a real one, give it an end date)."""
+    current = _locked_membership(actor, membership, "registry.delete_groupmembership")
+    before = _membership_snapshot(current)
+    record("registry.membership.delete", actor=actor, obj=current, before=before)
+    current.delete()

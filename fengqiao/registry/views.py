@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,10 +23,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from fengqiao.core.excel import EXPORT_MAX_ROWS, excel_response
 
 from . import selectors, services
-from .forms import HouseholdForm, ResidentForm, apply_errors
+from .forms import HouseholdForm, MembershipForm, ResidentForm, apply_errors
 from .models import Gender, Household, Resident
 
-FILTER_KEYS = ("community", "grid", "q")
+FILTER_KEYS = ("community", "grid", "q", "group")
 
 
 def _require(request: HttpRequest, perm: str) -> None:
@@ -43,6 +44,7 @@ def _filter_context(request: HttpRequest, perm: str, filters: dict[str, str]) ->
         "filters": filters,
         "communities": selectors.community_choices(request.user, perm),
         "grids": selectors.grid_choices(request.user, perm, community) if community else [],
+        "groups": selectors.visible_groups(request.user).filter(is_active=True) if perm.endswith("resident") else [],
     }
 
 
@@ -67,7 +69,11 @@ def resident_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def grid_options(request: HttpRequest) -> HttpResponse:
     """htmx: the grid <option>s of one community, for the list filters."""
-    perm = "registry.view_household" if request.GET.get("for") == "household" else "registry.view_resident"
+    perm = {
+        "household": "registry.view_household",
+        "place": "registry.view_place",
+        "organisation": "registry.view_organisation",
+    }.get(request.GET.get("for", ""), "registry.view_resident")
     _require(request, perm)
     community = request.GET.get("community", "").strip()
     grids = selectors.grid_choices(request.user, perm, community) if community else []
@@ -101,12 +107,18 @@ def resident_export(request: HttpRequest) -> HttpResponseBase:
         _("Phone"),
         _("Grid"),
         _("Household number"),
+        _("Special groups"),
     ]
     today = timezone.localdate()
+    current = Prefetch(
+        "memberships",
+        queryset=selectors.current_memberships(request.user, today).select_related("group"),
+        to_attr="current_memberships",
+    )
 
     def rows() -> Iterator[list[Any]]:
         # masked columns only: nothing is decrypted for an export
-        for resident in qs.select_related("household").iterator(chunk_size=2000):
+        for resident in qs.select_related("household").prefetch_related(current).iterator(chunk_size=2000):
             yield [
                 resident.name_masked,
                 _gender_label(resident.gender),
@@ -115,6 +127,7 @@ def resident_export(request: HttpRequest) -> HttpResponseBase:
                 resident.phone_masked,
                 resident.grid.name,
                 resident.household.number if resident.household else "",
+                "、".join(m.group.name for m in resident.current_memberships),
             ]
 
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
@@ -137,6 +150,8 @@ def _detail_context(
     *,
     revealed: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
+    membership_form: MembershipForm | None = None,
+    edit_forms: dict[int, MembershipForm] | None = None,
 ) -> dict[str, Any]:
     revealed = revealed or {}
     errors = errors or {}
@@ -150,7 +165,31 @@ def _detail_context(
         }
         for name in services.REVEALABLE_FIELDS
     ]
+    today = timezone.localdate()
+    may_edit_groups = request.user.has_perm("registry.change_resident") and (
+        selectors.resident_detail(request.user, "change").filter(pk=resident.pk).exists()
+    )
+    edit_forms = edit_forms or {}
+    memberships = [
+        {
+            "m": m,
+            "current": m.is_current(today),
+            "form": edit_forms.get(m.pk)
+            or MembershipForm(
+                user=request.user,
+                editing=True,
+                prefix=f"m{m.pk}",
+                initial={"since": m.since, "until": m.until, "note": m.note},
+            ),
+        }
+        for m in selectors.resident_memberships(request.user, resident)
+    ]
     return {
+        "memberships": memberships,
+        "membership_form": membership_form or MembershipForm(user=request.user, initial={"since": today}, prefix="new"),
+        "can_add_group": may_edit_groups and request.user.has_perm("registry.add_groupmembership"),
+        "can_change_group": may_edit_groups and request.user.has_perm("registry.change_groupmembership"),
+        "can_delete_group": may_edit_groups and request.user.has_perm("registry.delete_groupmembership"),
         "resident": resident,
         "personal_fields": fields,
         "can_reveal": request.user.has_perm(services.REVEAL_PERMISSION),
@@ -195,6 +234,65 @@ def _reveal_response(
         item = next(f for f in context["personal_fields"] if f["field"] == field)
         return render(request, "registry/_reveal_field.html", {**context, "item": item})
     return render(request, "registry/resident_detail.html", context)
+
+
+@login_required
+@require_POST
+def membership_add(request: HttpRequest, pk: int) -> HttpResponse:
+    resident = get_object_or_404(selectors.resident_detail(request.user, "change"), pk=pk)
+    form = MembershipForm(request.POST, user=request.user, prefix="new")
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            membership = services.add_membership(
+                actor=request.user,
+                resident=resident,
+                group=data["group"],
+                since=data["since"],
+                until=data.get("until"),
+                note=data.get("note") or "",
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("Added to the group %(name)s.") % {"name": membership.group.name})
+            return redirect("registry:resident_detail", pk=resident.pk)
+    context = _detail_context(request, resident, membership_form=form)
+    return render(request, "registry/resident_detail.html", context, status=400)
+
+
+@login_required
+@require_POST
+def membership_edit(request: HttpRequest, pk: int, mid: int) -> HttpResponse:
+    resident = get_object_or_404(selectors.resident_detail(request.user, "change"), pk=pk)
+    membership = get_object_or_404(selectors.resident_memberships(request.user, resident), pk=mid)
+    if request.POST.get("action") == "delete":
+        try:
+            services.delete_membership(actor=request.user, membership=membership)
+        except PermissionDenied as exc:
+            raise Http404 from exc
+        messages.success(request, _("Removed from the group %(name)s.") % {"name": membership.group.name})
+        return redirect("registry:resident_detail", pk=resident.pk)
+    form = MembershipForm(request.POST, user=request.user, editing=True, prefix=f"m{membership.pk}")
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.update_membership(
+                actor=request.user,
+                membership=membership,
+                since=data["since"],
+                until=data.get("until"),
+                note=data.get("note") or "",
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        except PermissionDenied as exc:
+            raise Http404 from exc
+        else:
+            messages.success(request, _("Membership of %(name)s saved.") % {"name": membership.group.name})
+            return redirect("registry:resident_detail", pk=resident.pk)
+    context = _detail_context(request, resident, edit_forms={membership.pk: form})
+    return render(request, "registry/resident_detail.html", context, status=400)
 
 
 def _resident_args(form: ResidentForm) -> dict[str, Any]:

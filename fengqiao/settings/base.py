@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks",
     "django_tasks_db",
+    "ninja",  # the JSON API's docs page uses ninja's own static Swagger UI (no CDN)
     "fengqiao.core",
     "fengqiao.audit",
     "fengqiao.regions",
@@ -59,6 +60,10 @@ INSTALLED_APPS = [
     "fengqiao.intake",
     "fengqiao.demo",
     "fengqiao.dashboard",
+    "fengqiao.open311",
+    "fengqiao.teams",
+    "fengqiao.grid",
+    "fengqiao.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -193,6 +198,8 @@ FENGQIAO_SCHEDULE = {
     "fengqiao.audit.tasks.seal_audit_log": 30,
     "fengqiao.cases.sweeper.sweep_deadlines": 60,
     "fengqiao.cases.figures.refresh_figures": 60,
+    "fengqiao.intake.tasks.drain_inbox": 5,  # backstop: each report also kicks a drain
+    "fengqiao.webhooks.tasks.pump_webhooks": 5,  # relay case events to webhook subscribers, send due deliveries
 }
 
 # Notification channels (fengqiao.core.notify): dotted class paths, the logging channel by default;
@@ -210,6 +217,17 @@ FENGQIAO_NOTIFY_WECOM = {
 }
 # The site's address, for links in e-mails and text messages (e.g. https://fengqiao.example.gov.cn).
 FENGQIAO_BASE_URL = os.environ.get("FENGQIAO_BASE_URL", "")
+
+# Webhooks to other platforms (fengqiao.webhooks, docs/webhooks.md). "allowed": host names (".gov.cn" for a
+# domain) and networks (CIDR) receivers may live at; empty = any, except link-local/metadata/reserved ranges.
+FENGQIAO_WEBHOOKS = {
+    "allowed": env_list("FENGQIAO_WEBHOOK_ALLOWED", []),
+    "allow_loopback": env_bool("FENGQIAO_WEBHOOK_ALLOW_LOOPBACK", DEBUG),
+    "timeout": float(os.environ.get("FENGQIAO_WEBHOOK_TIMEOUT", "10")),
+    "retry_delays": [60, 300, 1800, 7200, 43200],
+    "pause_after_failures": 15,
+    "pause_after_seconds": 3600,
+}
 
 # Callables returning {year: open deadlines in it}: the working-day calendar warns when such a
 # year is not complete (fengqiao.workdays.selectors.calendar_warnings).

@@ -19,7 +19,7 @@ def _english():
 
 @pytest.fixture
 def district(db):
-    call_command("load_demo_district", residents_per_grid=0, cases=0, verbosity=0)
+    call_command("load_demo_district", residents_per_grid=0, cases=0, extras=False, verbosity=0)
     ensure_default_categories()
     from fengqiao.workdays.services import seed_from_chinese_calendar
 

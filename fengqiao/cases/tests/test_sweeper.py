@@ -373,3 +373,129 @@ def test_recompute_touches_only_cases_that_depend_on_the_changed_days(world) -> 
 def test_the_task_is_scheduled() -> None:
     paths = [entry.path for entry in load_schedule()]
     assert "fengqiao.cases.sweeper.sweep_deadlines" in paths
+
+
+def test_a_backlog_going_overdue_at_once_gets_digests(world, client, django_capture_on_commit_callbacks) -> None:
+    """More than DIGEST_AFTER cases for one person (or one supervising centre) in one batch: one digest
+    notification per person and one digest duty alert per centre; every case still gets its own event."""
+    grid, street = world.people["grid"], world.units["440305001"]
+    many = [_case(world, received=RECEIVED, assignee=grid) for _ in range(sweeper.DIGEST_AFTER + 5)]
+    department = Unit.objects.create(
+        code="D-2", name="城管局", kind=UnitKind.DEPARTMENT, region=world.regions["440305"], region_path="440305"
+    )
+    few = _case(world, received=RECEIVED, unit=department)  # supervised by the district centre: one case
+    now = at(2026, 3, 6, 9)
+    result = _sweep(now, capture=django_capture_on_commit_callbacks)
+    assert result.escalated == len(many) + 1
+    # the history stays complete: one event per case, with its own deadline
+    events = CaseEvent.objects.filter(action="overdue_escalate")
+    assert events.count() == len(many) + 1
+    for case in many:
+        event = events.get(case=case)
+        assert event.data == {"due": _stamp(case.resolution_due), "supervising_unit": street.pk}
+    # the handler and the street leader: one digest each, with the count and a link to the list
+    digests = Notification.objects.filter(kind="case.overdue_digest")
+    handler = digests.get(recipient=grid)
+    assert str(len(many)) in handler.subject and many[0].number in handler.body
+    assert handler.url == "/cases/?overdue=on&sort=due"
+    leader = digests.get(recipient=world.people["street_leader"])
+    assert str(len(many)) in leader.subject and leader.url == "/cases/?overdue=on&sort=due&region=440305001"
+    assert not Notification.objects.filter(recipient=grid).exclude(kind="case.overdue_digest").exists()
+    # one alert for the street centre's backlog, the single case keeps its own alert
+    digest = DutyAlert.objects.get(case__isnull=True)
+    assert (digest.kind, digest.case_count, digest.unit, digest.region_path) == (
+        DutyAlert.Kind.OVERDUE,
+        len(many),
+        street,
+        "440305001",
+    )
+    assert DutyAlert.objects.get(case=few).case_count == 1
+    assert result.alerts == 2 and DutyAlert.objects.count() == 2
+    assert set(Notification.objects.filter(kind="case.overdue_escalated").values_list("dedupe_key", flat=True)) == {
+        f"case:{few.pk}:overdue:{_stamp(few.resolution_due)}"
+    }
+    # idempotent: a second sweep (or a second worker) adds nothing
+    counts = (Notification.objects.count(), CaseEvent.objects.count(), DutyAlert.objects.count())
+    again = _sweep(now + datetime.timedelta(minutes=1), since=at(2026, 3, 1))
+    assert (again.escalated, again.notifications, again.alerts) == (0, 0, 0)
+    assert counts == (Notification.objects.count(), CaseEvent.objects.count(), DutyAlert.objects.count())
+    # the duty console shows the digest with its count and the link to the overdue cases
+    duty = staff("street_duty", ["cases.view_dutyalert", "cases.acknowledge_case", "cases.view_case"], street)
+    client.force_login(duty)
+    body = client.get("/cases/duty/feed/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    row = body[body.index(f'data-alert="{digest.pk}"') :].split("</tr>")[0]
+    assert f'<a href="/cases/?overdue=on&amp;sort=due&amp;region=440305001">{len(many)} ' in row
+    assert street.name in row
+    assert client.post(f"/cases/duty/alerts/{digest.pk}/acknowledge/").status_code == 302
+    digest.refresh_from_db()
+    assert digest.acknowledged_by == duty
+    assert f'data-alert="{digest.pk}"' not in client.get("/cases/duty/feed/").content.decode()
+
+
+def test_the_escalation_keeps_the_deadline_as_python_writes_it(world) -> None:
+    """Both paths (one SQL statement on PostgreSQL) write the deadline stamp and text as ``stamp``/``_local``."""
+    grid = world.people["grid"]
+    whole = _case(world, received=RECEIVED, assignee=grid)
+    Case.objects.filter(pk=whole.pk).update(resolution_due=at(2026, 3, 5, 17, 30))
+    fraction = _case(world, received=RECEIVED, assignee=grid)
+    due = at(2026, 3, 5, 23, 59) + datetime.timedelta(seconds=59, microseconds=999999)
+    Case.objects.filter(pk=fraction.pk).update(resolution_due=due)
+    _sweep(at(2026, 3, 6, 9))
+    for case in (whole, fraction):
+        case.refresh_from_db()
+        assert case.resolution_due is not None
+        event = CaseEvent.objects.get(case=case, action="overdue_escalate")
+        assert event.data["due"] == sweeper.stamp(case.resolution_due)
+        assert sweeper._local(case.resolution_due) in event.note
+        assert DutyAlert.objects.get(case=case).dedupe_key == f"overdue:{case.pk}:{sweeper.stamp(case.resolution_due)}"
+    assert CaseEvent.objects.get(case=whole, action="overdue_escalate").data["due"] == "2026-03-05T17:30:00+08:00"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_share_a_backlog_in_batches(monkeypatch) -> None:
+    """Small batches and digests: two workers at once escalate every case once, and the digests and
+    per-case alerts between them cover every case exactly once."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs real concurrent transactions (PostgreSQL)")
+    monkeypatch.setattr(sweeper, "ESCALATION_BATCH", 7)
+    monkeypatch.setattr(sweeper, "DIGEST_AFTER", 3)
+    seed_from_chinese_calendar([2026])
+    w = build()
+    staff("leader", SUPERVISOR, w.units["440305001"])
+    grid = staff("grid_worker", HANDLER, w.units["440305001001"])
+
+    class World:
+        units = w.units
+        categories = w.categories
+        regions = w.regions
+
+    cases = [_case(World, received=RECEIVED, assignee=grid, description=f"积压 {i}") for i in range(40)]
+    now = at(2026, 3, 6, 9)
+    results: list[sweeper.SweepResult] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def work() -> None:
+        try:
+            barrier.wait()
+            results.append(sweeper.sweep(now, since=at(2026, 3, 6, 0)))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert sum(r.escalated for r in results) == len(cases)
+    assert sorted(n for r in results for n in r.escalated_numbers) == sorted(c.number for c in cases)
+    assert CaseEvent.objects.filter(action="overdue_escalate").count() == len(cases)
+    alerts = DutyAlert.objects.filter(kind=DutyAlert.Kind.OVERDUE)
+    covered = sum(a.case_count for a in alerts)
+    per_case = list(alerts.filter(case__isnull=False).values_list("case_id", flat=True))
+    assert covered == len(cases) and len(per_case) == len(set(per_case))
+    keys = list(Notification.objects.values_list("recipient_id", "dedupe_key"))
+    assert len(keys) == len(set(keys))

@@ -42,7 +42,7 @@ def _district_for_module(django_db_setup: Any, django_db_blocker: Any) -> Iterat
         outer = transaction.atomic()
         outer.__enter__()
         try:
-            call_command("load_demo_district", residents_per_grid=0, cases=0, verbosity=0)
+            call_command("load_demo_district", residents_per_grid=0, cases=0, extras=False, verbosity=0)
             ensure_default_categories()
             seed_from_chinese_calendar()
             yield

@@ -9,6 +9,8 @@ import pytest
 from django.core.cache import cache
 from django.utils import translation
 
+from fengqiao.intake.selectors import clear_public_cache
+
 from .factories import Place, place
 
 
@@ -16,6 +18,7 @@ from .factories import Place, place
 def english(settings: Any) -> Iterator[None]:
     settings.LANGUAGE_CODE = "en"
     cache.clear()
+    clear_public_cache()
     with translation.override("en"):
         yield
     cache.clear()

@@ -73,7 +73,7 @@ def _no_sideways_scroll(page: Any, what: str) -> None:
 @pytest.fixture
 def demo_district() -> None:
     """Regions, units, staff, grid assignments, the working-day calendar and the default categories."""
-    call_command("load_demo_district", residents_per_grid=0, cases=0, verbosity=0)
+    call_command("load_demo_district", residents_per_grid=0, cases=0, extras=False, verbosity=0)
     cache.clear()  # the public pages' rate-limit counters live in the (process-wide) cache
 
 

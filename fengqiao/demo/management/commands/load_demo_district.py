@@ -48,6 +48,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--cases", type=int, default=120, help="sample cases of the last months (default %(default)s; 0 for none)"
         )
+        parser.add_argument(
+            "--no-extras",
+            dest="extras",
+            action="store_false",
+            help="only the district, its staff and residents: no places, teams, visits or webhook subscriber",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         per_grid = options["residents_per_grid"]
@@ -57,8 +63,13 @@ class Command(BaseCommand):
         if options["cases"] < 0:
             raise CommandError(_("--cases must be 0 or more."))
         plan = build_plan(seed=options["seed"], residents_per_grid=per_grid)
-        result = loader.load(plan, reset=options["reset"], log=self.stdout.write if verbose else loader.quiet)
+        extras = options.get("extras", True)
+        result = loader.load(
+            plan, reset=options["reset"], log=self.stdout.write if verbose else loader.quiet, extras=extras
+        )
         cases = load_cases(options["cases"], options["seed"])
+        if extras:
+            self.load_extras(options)
         if options["verbosity"] == 0:
             return
         created = result.created
@@ -92,6 +103,15 @@ class Command(BaseCommand):
         if cases:
             self.stdout.write(_("%(n)d sample cases added.") % {"n": cases})
         self.print_logins(plan)
+
+    def load_extras(self, options: dict[str, Any]) -> None:
+        from fengqiao.grid.demo import load_demo_visits
+        from fengqiao.teams.demo import load_demo_teams
+        from fengqiao.webhooks.demo import load_demo_subscription
+
+        load_demo_teams(seed=options["seed"], cases=min(options["cases"], 12))  # members, patrols, team disputes
+        load_demo_visits(options["seed"])  # visits and household tiers in a few grids
+        load_demo_subscription()  # an example webhook subscriber, paused
 
     def print_logins(self, plan: Any) -> None:
         rows = [(_("Username"), _("Role"), _("Unit")), *loader.login_rows(plan)]
