@@ -278,7 +278,8 @@ def workdays_upto(field_name: str, exceptions: Sequence[tuple[int, int]]) -> Com
     return ExpressionWrapper(weekdays + _piecewise(n, bounds, values, integer), output_field=integer)
 
 
-def _aggregates(now: datetime.datetime, exceptions: Sequence[tuple[int, int]]) -> dict[str, Any]:
+def aggregates(now: datetime.datetime, exceptions: Sequence[tuple[int, int]]) -> dict[str, Any]:
+    """The figures' definitions as annotations (also used by the teams' resolution rates)."""
     closed = Q(state=CaseState.CLOSED)
     accepted = ~Q(state__in=[CaseState.REJECTED, CaseState.MERGED])
     overdue = Q(state__in=OPEN_STATES, suspended_at__isnull=True, resolution_due__lt=now)
@@ -443,7 +444,7 @@ def _rebuild_month(month: datetime.date, now: datetime.datetime) -> int:
         .annotate(cpath=Substr("region_path", 1, COMMUNITY_DIGITS))
         .order_by()
         .values("cpath", "unit_id", "category_id", "kind")
-        .annotate(**_aggregates(now, _exceptions_since(month, now)))
+        .annotate(**aggregates(now, _exceptions_since(month, now)))
     )
     CaseFigureMonth.objects.filter(month=month).delete()
     created = CaseFigureMonth.objects.bulk_create(
@@ -585,7 +586,7 @@ def _live_part(
         qs = qs.annotate(bucket=_bucket("month"))
         keys.append("bucket")
     exceptions = _exceptions_since(ranges[0][0], now)
-    for values in qs.order_by().values(*keys).annotate(**_aggregates(now, exceptions)):
+    for values in qs.order_by().values(*keys).annotate(**aggregates(now, exceptions)):
         tables.add_fine({**values, **_measures(values)}, values.get("bucket") if monthly_trend else None)
 
 
@@ -593,7 +594,7 @@ def _live_trend(tables: _Tables, user: Any, params: FigureParams, now: datetime.
     """A day or week trend: one live GROUP BY over the whole period."""
     qs = cohort(user, params).annotate(bucket=_bucket(params.period))
     exceptions = _exceptions_since(params.start, now)
-    for values in qs.order_by().values("bucket").annotate(**_aggregates(now, exceptions)):
+    for values in qs.order_by().values("bucket").annotate(**aggregates(now, exceptions)):
         tables.add("period", values["bucket"], tables.vector(_measures(values)))
 
 

@@ -93,20 +93,31 @@ def hit(request: HttpRequest, bucket: str, *, now: float | None = None) -> Verdi
     limit = limits().get(bucket)
     if limit is None or limit.requests == 0:
         return Verdict(True, 0, limit)
-    now = time.time() if now is None else now
-    window = int(now // limit.seconds)
     client = hashlib.sha256(client_id(request).encode()).hexdigest()[:32]
-    key = f"fq:intake:rl:{bucket}:{client}:{limit.seconds}:{window}"
-    cache.add(key, 0, timeout=limit.seconds + 5)
+    retry_after = count_in_window(f"fq:intake:rl:{bucket}:{client}", limit.requests, limit.seconds, now)
+    return Verdict(retry_after == 0, retry_after, limit)
+
+
+def count_in_window(prefix: str, requests: int, seconds: int, now: float | None = None) -> int:
+    """Count one request against ``requests`` per ``seconds`` for the counter ``prefix``.
+
+    Returns 0 within the limit, else the seconds until the window ends. Shared by every
+    rate limit of the platform (public intake here, Open311 keys and addresses).
+    """
+    if requests <= 0:
+        return 0
+    now = time.time() if now is None else now
+    window = int(now // seconds)
+    key = f"{prefix}:{seconds}:{window}"
+    cache.add(key, 0, timeout=seconds + 5)
     try:
         count = cache.incr(key)
     except ValueError:  # expired between add and incr: start again
-        cache.set(key, 1, timeout=limit.seconds + 5)
+        cache.set(key, 1, timeout=seconds + 5)
         count = 1
-    if count <= limit.requests:
-        return Verdict(True, 0, limit)
-    retry_after = max(1, int((window + 1) * limit.seconds - now))
-    return Verdict(False, retry_after, limit)
+    if count <= requests:
+        return 0
+    return max(1, int((window + 1) * seconds - now))
 
 
 def too_many(request: HttpRequest, verdict: Verdict) -> HttpResponse:

@@ -14,13 +14,11 @@ from __future__ import annotations
 import datetime
 import hashlib
 import secrets
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
@@ -29,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from fengqiao.audit.services import record
 from fengqiao.cases.models import Case, Category, Channel
+from fengqiao.intake.ratelimit import count_in_window
 from fengqiao.regions.models import Level, Region
 
 from . import selectors
@@ -116,25 +115,12 @@ def authenticate(raw: str | None) -> ApiClient | None:
     return client
 
 
-# --- rate limits (the same fixed-window counters as fengqiao.intake.ratelimit) -----------------------
+# --- rate limits (the fixed-window counters of fengqiao.intake.ratelimit) ---------------------------
 
 
 def _hit(bucket: str, who: str, requests: int, seconds: int, now: float | None = None) -> int:
     """Count one request; 0 when within the limit, else the seconds until the window ends."""
-    if requests <= 0:
-        return 0
-    now = time.time() if now is None else now
-    window = int(now // seconds)
-    key = f"fq:open311:rl:{bucket}:{who}:{seconds}:{window}"
-    cache.add(key, 0, timeout=seconds + 5)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=seconds + 5)
-        count = 1
-    if count <= requests:
-        return 0
-    return max(1, int((window + 1) * seconds - now))
+    return count_in_window(f"fq:open311:rl:{bucket}:{who}", requests, seconds, now)
 
 
 def check_rate(client: ApiClient | None, address: str) -> None:

@@ -128,10 +128,10 @@ class RateRow:
 def _dispute_counts() -> dict[str, Any]:
     """The case loop's own definition (``fengqiao.cases.figures``): disputes = reports and
     petitions closed; resolved = closed with the outcome "resolved"."""
-    from fengqiao.cases.figures import _aggregates
+    from fengqiao.cases.figures import aggregates
 
-    aggregates = _aggregates(timezone.now(), [])
-    return {name: aggregates[name] for name in ("disputes_closed", "disputes_resolved")}
+    counts = aggregates(timezone.now(), [])
+    return {name: counts[name] for name in ("disputes_closed", "disputes_resolved")}
 
 
 def dispute_rates(user: Any, group: str, start: datetime.date, end: datetime.date, kind: str = "") -> list[RateRow]:
